@@ -7,9 +7,8 @@ import re
 
 import nbformat
 import pytest
-
-from conftest import ROOT, run_runner
 from labkit.notebooks import PROFILES, lesson_paths, load
+from labtest import ROOT, run_runner
 
 LESSONS = lesson_paths(ROOT / "notebooks")
 IDS = [p.stem for p in LESSONS]

@@ -12,7 +12,15 @@ from pathlib import Path
 import yaml
 
 from . import execute, report
-from .notebooks import PROFILES, ROOT, BadInput, display_path, expand, load, resolve_parameters
+from .notebooks import (
+    PROFILES,
+    ROOT,
+    BadInput,
+    display_path,
+    expand,
+    load,
+    resolve_parameters,
+)
 
 DEFAULT_OUTPUT = ROOT / "build" / "notebooks"
 PROG = "run_notebooks.py"
