@@ -23,3 +23,7 @@ env -u PIP_FIND_LINKS "$uv" pip compile docker/requirements.in "${common[@]}" \
     -o docker/requirements-cuda.lock
 # The override file's temporary path is noise in the lock; name the rule instead.
 sed -i "s|--override $override|torch's +cpu build (scripts/lock_requirements.sh)|" docker/requirements-cpu.lock
+# The host's test tools (the image tests, the browser test, hadolint).
+env -u PIP_FIND_LINKS "$uv" pip compile tests/requirements-host.in --python-version 3.11 \
+    --generate-hashes --no-header --custom-compile-command scripts/lock_requirements.sh \
+    -o tests/requirements-host.lock

@@ -1,0 +1,13 @@
+# Server settings of the lab, baked into the image (the venv's etc/jupyter).
+# The token is read by the server from JUPYTER_TOKEN_FILE, a file compose mounts.
+c = get_config()  # noqa: F821
+
+c.ServerApp.ip = "0.0.0.0"  # inside the container; compose publishes it on 127.0.0.1 only
+c.ServerApp.open_browser = False
+c.ServerApp.root_dir = "/home/student/work"
+# Requests must name this machine in their Host header (guards against DNS rebinding).
+c.ServerApp.allow_remote_access = False
+# Nothing reaches out to the network: no update checks, no news, no extension catalogue.
+c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
+c.LabApp.news_url = None
+c.LabApp.extension_manager = "readonly"

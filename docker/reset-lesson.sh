@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# reset-lesson N: put lesson N's original back in the workspace, keeping the student's copy
+# beside it as NN_name.backup-YYYYmmdd-HHMMSS.ipynb. Nothing is deleted.
+set -euo pipefail
+work=/home/student/work
+number=${1:-}
+if ! [[ $number =~ ^[0-9]{1,2}$ ]]; then
+    echo "reset-lesson: give a lesson number, e.g. 'make reset-lesson N=9'" >&2
+    exit 2
+fi
+printf -v nn '%02d' "$((10#$number))"
+originals=(/opt/lab/notebooks/"${nn}"_*.ipynb)
+if [ ! -e "${originals[0]}" ]; then
+    echo "reset-lesson: there is no lesson $nn; the lessons are: $(cd /opt/lab/notebooks && ls ./*.ipynb | cut -c3-4 | tr '\n' ' ')" >&2
+    exit 2
+fi
+original=${originals[0]}
+name=${original##*/}
+if [ -e "$work/$name" ]; then
+    backup="$work/${name%.ipynb}.backup-$(date +%Y%m%d-%H%M%S).ipynb"
+    cp -p "$work/$name" "$backup"
+    echo "kept your version as ${backup##*/}"
+fi
+# Write beside, then rename: the lesson is never half-written, even if this is interrupted.
+cp "$original" "$work/.$name.tmp"
+mv -f "$work/.$name.tmp" "$work/$name"
+echo "restored $name"

@@ -1,0 +1,87 @@
+"""A newcomer's first minutes, in a real Chromium: open the URL, see the lessons, run lesson 09."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from labtest import ROOT, wait_until
+from playwright.sync_api import sync_playwright
+
+pytestmark = [pytest.mark.browser, pytest.mark.docker]
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SHOTS = Path(os.environ.get("LAB_ARTIFACTS", ROOT / "build" / "test-artifacts"))
+
+
+@pytest.fixture(scope="module")
+def page(lab):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}; install Debian's chromium (CI does) or set CHROMIUM")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run"],
+        )
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def test_student_opens_the_lab_runs_lesson_09_and_saves_it(lab, page):
+    page.goto(lab.url)
+    listing = page.locator(".jp-DirListing-itemText")
+    listing.filter(has_text="12_").first.wait_for(timeout=60_000)
+    names = set(listing.all_inner_texts())
+    lessons = {p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    assert lessons <= names, f"missing from the file browser: {sorted(lessons - names)}"
+    page.screenshot(path=str(SHOTS / "01-lesson-list.png"))
+
+    listing.filter(has_text="09_linear_regression.ipynb").dblclick()
+    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    notebook.locator(".jp-Notebook-cell").first.wait_for(timeout=60_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+
+    prompts = notebook.locator(".jp-CodeCell .jp-InputArea-prompt")
+    code_cells = prompts.count()
+    assert code_cells >= 5
+
+    def all_ran() -> bool:
+        texts = prompts.all_inner_texts()
+        return all(re.fullmatch(r"\[\d+\]:", t.strip()) for t in texts)
+
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')]
+                 .every(p => /^\\[\\d+\\]:$/.test(p.textContent.trim()))""",
+        timeout=180_000,
+    )
+    assert all_ran()
+    plot = notebook.locator(".jp-OutputArea-output img").first
+    plot.wait_for(timeout=30_000)
+    plot.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "02-lesson-09-plot.png"))
+    errors = notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']", has_text="Traceback")
+    assert errors.count() == 0
+
+    page.keyboard.press("Control+s")
+    saved = lab.workspace / "09_linear_regression.ipynb"
+
+    def saved_with_outputs():
+        node = json.loads(saved.read_text())
+        code = [c for c in node["cells"] if c["cell_type"] == "code"]
+        return code if all(c["execution_count"] for c in code) else None
+
+    code = wait_until(saved_with_outputs, 30, what="the executed notebook saved in the workspace")
+    outputs = [o for c in code for o in c["outputs"]]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs)
+    assert os.stat(saved).st_uid == os.stat(lab.workspace).st_uid  # the student's file, not root's

@@ -1,0 +1,89 @@
+"""What a user sees when something is missing: one line, what is wrong, what to do, within seconds."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from labtest import ROOT
+
+pytestmark = pytest.mark.docker
+
+HAS_GPU = shutil.which("nvidia-smi") is not None
+
+
+def make(*args: str, env: dict | None = None, timeout: int = 60) -> tuple[subprocess.CompletedProcess, float]:
+    started = time.monotonic()
+    proc = subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "CI": "1", **(env or {})})
+    return proc, time.monotonic() - started
+
+
+def error_lines(proc) -> list[str]:
+    return [line for line in proc.stderr.splitlines() if not line.startswith("make: ***")]
+
+
+def test_missing_docker_says_what_to_install():
+    proc, _ = make("up", env={"DOCKER": "/nonexistent/docker"})
+    assert proc.returncode != 0
+    assert error_lines(proc) == ["error: Docker is not installed ('/nonexistent/docker' not found); "
+                                 "install Docker Engine (Linux) or Docker Desktop, then retry"]
+
+
+def test_a_stopped_engine_says_to_start_it(tmp_path):
+    proc, _ = make("up", env={"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"})
+    assert proc.returncode != 0
+    [line] = error_lines(proc)
+    assert line.startswith("error: the Docker engine is not running") and "start it" in line
+
+
+@pytest.mark.skipif(HAS_GPU, reason="this host has an NVIDIA driver: the no-GPU path cannot be shown here")
+@pytest.mark.parametrize("target", [["test-gpu"], ["up", "VARIANT=cuda"]], ids=["test-gpu", "up-cuda"])
+def test_cuda_without_an_nvidia_stack_fails_fast_before_building(target):
+    proc, seconds = make(*target, env={"IMAGE": "pytorch-lab:must-not-be-built"})
+    assert proc.returncode != 0
+    [line] = error_lines(proc)
+    assert line.startswith("error: no NVIDIA driver on this host (nvidia-smi not found)")
+    assert seconds < 15
+    assert "building" not in proc.stderr
+
+
+def test_doctor_passes_for_the_cpu_lab():
+    proc, _ = make("doctor", env={"LAB_PORT": "18765"})
+    assert proc.returncode == 0, proc.stdout
+    names = [line.split()[1] for line in proc.stdout.splitlines()]
+    assert names == ["docker", "engine", "compose", "disk", "port"]
+    assert all(line.startswith("ok ") for line in proc.stdout.splitlines())
+
+
+def test_doctor_reports_the_gpu_stack_for_cuda():
+    proc, _ = make("doctor", "VARIANT=cuda", env={"LAB_PORT": "18765"})
+    lines = {line.split()[1]: line for line in proc.stdout.splitlines()}
+    assert "nvidia" in lines and "disk" in lines
+    if not HAS_GPU:
+        assert proc.returncode != 0
+        assert lines["nvidia"].startswith("FAIL  nvidia driver   no NVIDIA driver")
+
+
+def test_doctor_names_a_busy_port_and_the_fix():
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc, _ = make("doctor", env={"LAB_PORT": str(port), "LAB_PROJECT": "pytorch-lab-doctor"})
+    assert proc.returncode != 0
+    [line] = [line for line in proc.stdout.splitlines() if " port " in line]
+    assert line == f"FAIL  port            port {port} is in use on 127.0.0.1; stop what uses it or pick another: make up LAB_PORT={port + 1}"
+
+
+def test_hadolint_passes_on_the_dockerfile():
+    hadolint = Path(sys.executable).with_name("hadolint")
+    proc = subprocess.run([str(hadolint), str(ROOT / "docker" / "Dockerfile")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
