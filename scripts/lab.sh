@@ -34,7 +34,11 @@ check_docker_client() {
     return 1
 }
 check_docker_engine() {
-    "$DOCKER" info --format 'engine {{.ServerVersion}} running' 2>/dev/null && return
+    local version
+    if version=$("$DOCKER" info --format '{{.ServerVersion}}' 2>/dev/null); then
+        echo "engine $version running"
+        return
+    fi
     echo "the Docker engine is not running, or you may not use it; start it (sudo systemctl start docker, or open Docker Desktop) and check 'docker info'"
     return 1
 }
@@ -92,7 +96,7 @@ port_free() {
 
 inputs_hash() {
     { find docker notebooks scripts tests pyproject.toml -type f \
-          ! -path '*/__pycache__/*' ! -path '*/.ipynb_checkpoints/*' -print0 |
+          ! -path '*/__pycache__/*' ! -path '*/.ipynb_checkpoints/*' ! -path 'tests/host/*' -print0 |
           sort -z | xargs -0 sha256sum
       echo "$VARIANT ${BASE_IMAGE:-} $LAB_UID $LAB_GID"; } | sha256sum | cut -c1-16
 }
@@ -102,7 +106,8 @@ build() {
     need_docker
     local hash
     hash=$(inputs_hash)
-    if [ "$("$DOCKER" image inspect --format '{{index .Config.Labels "pytorch-lab.inputs"}}' "$IMAGE" 2>/dev/null)" = "$hash" ]; then
+    if [ "${FORCE_BUILD:-0}" != 1 ] &&
+       [ "$("$DOCKER" image inspect --format '{{index .Config.Labels "pytorch-lab.inputs"}}' "$IMAGE" 2>/dev/null)" = "$hash" ]; then
         say "image $IMAGE is up to date"
         return
     fi
@@ -326,5 +331,6 @@ case $cmd in
     host-venv) host_venv;;
     doctor) doctor;;
     lint) lint;;
+    bench) need_docker; python3 scripts/bench.py ${BENCH_ARGS:-};;
     *) die "unknown command '$cmd'; see make help";;
 esac

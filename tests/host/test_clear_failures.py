@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,7 +26,12 @@ def make(*args: str, env: dict | None = None, timeout: int = 60) -> tuple[subpro
 
 
 def error_lines(proc) -> list[str]:
-    return [line for line in proc.stderr.splitlines() if not line.startswith("make: ***")]
+    return [line for line in proc.stderr.splitlines() if not re.match(r"make(\[\d+\])?: \*\*\*", line)]
+
+
+def check_name(doctor_line: str) -> str:
+    """doctor prints 'ok    NAME            finding' with NAME in a 15-wide column."""
+    return doctor_line[6:21].strip()
 
 
 def test_missing_docker_says_what_to_install():
@@ -56,18 +62,19 @@ def test_cuda_without_an_nvidia_stack_fails_fast_before_building(target):
 def test_doctor_passes_for_the_cpu_lab():
     proc, _ = make("doctor", env={"LAB_PORT": "18765"})
     assert proc.returncode == 0, proc.stdout
-    names = [line.split()[1] for line in proc.stdout.splitlines()]
+    names = [check_name(line) for line in proc.stdout.splitlines()]
     assert names == ["docker", "engine", "compose", "disk", "port"]
     assert all(line.startswith("ok ") for line in proc.stdout.splitlines())
 
 
 def test_doctor_reports_the_gpu_stack_for_cuda():
     proc, _ = make("doctor", "VARIANT=cuda", env={"LAB_PORT": "18765"})
-    lines = {line.split()[1]: line for line in proc.stdout.splitlines()}
-    assert "nvidia" in lines and "disk" in lines
+    lines = {check_name(line): line for line in proc.stdout.splitlines()}
+    assert {"nvidia driver", "nvidia runtime", "disk"} <= set(lines)
     if not HAS_GPU:
         assert proc.returncode != 0
-        assert lines["nvidia"].startswith("FAIL  nvidia driver   no NVIDIA driver")
+        assert lines["nvidia driver"].startswith("FAIL  nvidia driver   no NVIDIA driver on this host")
+        assert lines["nvidia runtime"].startswith("FAIL  nvidia runtime  Docker has no NVIDIA runtime")
 
 
 def test_doctor_names_a_busy_port_and_the_fix():
@@ -79,7 +86,7 @@ def test_doctor_names_a_busy_port_and_the_fix():
         port = busy.getsockname()[1]
         proc, _ = make("doctor", env={"LAB_PORT": str(port), "LAB_PROJECT": "pytorch-lab-doctor"})
     assert proc.returncode != 0
-    [line] = [line for line in proc.stdout.splitlines() if " port " in line]
+    [line] = [line for line in proc.stdout.splitlines() if check_name(line) == "port"]
     assert line == f"FAIL  port            port {port} is in use on 127.0.0.1; stop what uses it or pick another: make up LAB_PORT={port + 1}"
 
 
