@@ -1,6 +1,7 @@
 """Fixtures of the tests that run wherever the lab's dependencies are installed."""
 
 import pytest
+
 from labtest import RunnerRun, run_runner
 
 

@@ -7,6 +7,7 @@ import re
 
 import nbformat
 import pytest
+
 from labkit.notebooks import PROFILES, lesson_paths, load
 from labtest import ROOT, run_runner
 

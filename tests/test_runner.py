@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 
 import nbformat
 import pytest
+
 from labtest import FIXTURES, ROOT, run_runner
 
 pytestmark = pytest.mark.slow

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from dockerlab import DOCKER, LAB_IMAGE, Lab, docker, free_port
 
 

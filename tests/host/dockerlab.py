@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from labtest import ROOT
 
 DOCKER = os.environ.get("DOCKER", "docker")

@@ -8,8 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
-from labtest import ROOT, wait_until
 from playwright.sync_api import sync_playwright
+
+from labtest import ROOT, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker]
 

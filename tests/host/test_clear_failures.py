@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from labtest import ROOT
 
 pytestmark = pytest.mark.docker

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import socket
 import subprocess
+from pathlib import Path
 
 import pytest
+
 from dockerlab import docker
 from labtest import ROOT, wait_until
 
@@ -40,6 +44,18 @@ def test_image_history_and_environment_hold_no_secret(docker_engine):
     # The CA bundle was mounted as a BuildKit secret: nothing of it may remain in the image.
     leftovers = in_image(docker_engine, "ls -A /run/secrets 2>/dev/null; pip config list | grep -i cert || true")
     assert leftovers.strip() == ""
+
+
+def test_no_ca_bundle_or_token_is_left_in_the_image_files(docker_engine, lab):
+    bundle = os.environ.get("CA_BUNDLE")
+    if bundle:  # the bundle the build trusted: no file in the image may hold the same bytes
+        digest = hashlib.sha256(Path(bundle).read_bytes()).hexdigest()
+        size = Path(bundle).stat().st_size
+        found = in_image(docker_engine, f"find / -xdev -type f -size {size}c -exec sha256sum {{}} + 2>/dev/null || true")
+        assert digest not in found, found
+    # The token is made at start on the host; the image's files must not know it.
+    found = in_image(docker_engine, f"grep -rlsF {lab.token} /etc /opt /home /usr/local || true")
+    assert found.strip() == ""
 
 
 def test_editing_a_lesson_reinstalls_no_dependency():
