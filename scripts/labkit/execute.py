@@ -62,6 +62,7 @@ def run(task: Task) -> Result:
                 execution_timeout=task.timeout,
                 progress_bar=False,
                 log_output=False,
+                shutdown_kernel="immediate",  # the run is over: no need to wait for a polite exit
             )
         except PapermillExecutionError:
             pass  # judged below from the executed copy, where tagged cells may err on purpose
