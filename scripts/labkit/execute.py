@@ -46,6 +46,7 @@ class Result:
 def run(task: Task) -> Result:
     """Execute task.path into task.output; never raises for a failing notebook."""
     log = task.output.with_suffix(".kernel.log")
+    task.output.unlink(missing_ok=True)  # a copy left by an earlier run must not be judged
     started = time.monotonic()
     error = traceback = None
     # The kernel inherits this process's stderr: keep its chatter in a log beside the copy.
