@@ -42,11 +42,14 @@ check_docker_engine() {
     echo "the Docker engine is not running, or you may not use it; start it (sudo systemctl start docker, or open Docker Desktop) and check 'docker info'"
     return 1
 }
-need_docker() {
-    local problem
-    problem=$(check_docker_client) || die "$problem"
-    problem=$(check_docker_engine) || die "$problem"
+# Run checks in order; the first that fails ends the command with its message.
+require() {
+    local check problem
+    for check in "$@"; do
+        problem=$($check) || die "$problem"
+    done
 }
+need_docker() { require check_docker_client check_docker_engine; }
 
 compose() {
     if "$DOCKER" compose version >/dev/null 2>&1; then
@@ -84,11 +87,7 @@ check_nvidia_runtime() {
     echo "Docker has no NVIDIA runtime; install the NVIDIA Container Toolkit, run 'sudo nvidia-ctk runtime configure --runtime=docker' and restart Docker"
     return 1
 }
-need_gpu() {
-    local problem
-    problem=$(check_nvidia_driver) || die "$problem"
-    problem=$(check_nvidia_runtime) || die "$problem"
-}
+need_gpu() { require check_nvidia_driver check_nvidia_runtime; }
 
 port_free() {
     ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
