@@ -1,11 +1,15 @@
-# pytorch-lab: `make up` starts the lab, `make test` proves it. Logic lives in scripts/lab.sh.
+# pytorch-lab: `make up` starts the lab, `make test` proves it. The logic is in scripts/labkit/host.py;
+# without make (Windows PowerShell), run the same command as: python scripts/lab.py up
 # Every knob below can be set on the command line or in the environment.
 VARIANT ?= cpu
+LAB_LANG ?= zh
 LAB_PORT ?= 8888
 IMAGE ?= pytorch-lab:$(VARIANT)
 DOCKER ?= docker
+COMPOSE ?= auto
 BASE_IMAGE ?=
 CA_BUNDLE ?=
+BUILD_NETWORK ?=
 LAB_WORKSPACE ?= $(CURDIR)/workspace
 NB ?=
 PARAMS ?=
@@ -13,11 +17,12 @@ OUT ?= build/run
 TIMEOUT ?= 600
 N ?=
 PYTEST_ARGS ?=
-export VARIANT LAB_PORT IMAGE DOCKER BASE_IMAGE CA_BUNDLE LAB_WORKSPACE NB PARAMS OUT TIMEOUT PYTEST_ARGS
+PYTHON ?= python3
+export VARIANT LAB_LANG LAB_PORT IMAGE DOCKER COMPOSE BASE_IMAGE CA_BUNDLE BUILD_NETWORK LAB_WORKSPACE NB PARAMS OUT TIMEOUT N PYTEST_ARGS
 
-SHELL := /bin/bash
+LAB := $(PYTHON) scripts/lab.py
 .DEFAULT_GOAL := help
-.PHONY: help up down logs shell build test test-gpu run reset-lesson doctor bench lint
+.PHONY: help up down logs shell build test test-gpu run reset-lesson doctor bench lint lessons
 
 # `make reset-lesson 9`: the number after the target is its argument, not a goal.
 ifeq (reset-lesson,$(firstword $(MAKECMDGOALS)))
@@ -27,40 +32,43 @@ endif
 
 help: ## list the targets and their knobs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
-	@echo "knobs: VARIANT=cpu|cuda LAB_PORT=8888 IMAGE DOCKER BASE_IMAGE CA_BUNDLE LAB_WORKSPACE NB PARAMS OUT TIMEOUT (see README.md)"
+	@echo "knobs: VARIANT=cpu|cuda LAB_LANG=zh|en LAB_PORT=8888 IMAGE DOCKER COMPOSE=auto|v2|v1 BASE_IMAGE CA_BUNDLE BUILD_NETWORK LAB_WORKSPACE NB PARAMS OUT TIMEOUT (see README.md)"
 
-up: ## build if needed, start the lab, wait until healthy, print its URL [VARIANT=cpu|cuda]
-	@scripts/lab.sh up
+up: ## build if needed, start the lab, wait until healthy, print its URL [VARIANT=cpu|cuda LAB_LANG=zh|en]
+	@$(LAB) up
 
 down: ## stop the lab (your work in workspace/ stays)
-	@scripts/lab.sh down
+	@$(LAB) down
 
 logs: ## show the lab's log
-	@scripts/lab.sh logs
+	@$(LAB) logs
 
 shell: ## open a shell in the running lab
-	@scripts/lab.sh shell
+	@$(LAB) shell
 
-build: ## build the image if its inputs changed [VARIANT=cpu|cuda]
-	@scripts/lab.sh build
+build: ## build the image if its inputs changed [VARIANT=cpu|cuda BUILD_NETWORK=host]
+	@$(LAB) build
 
-test: ## build the image and run every test against it [VARIANT=cpu|cuda]
-	@scripts/lab.sh test
+test: ## build the image and run every test against it [VARIANT=cpu|cuda COMPOSE=v2|v1]
+	@$(LAB) test
 
 test-gpu: ## run every lesson in the CUDA image on the GPU (NVIDIA hosts)
-	@scripts/lab.sh test-gpu
+	@$(LAB) test-gpu
 
 run: ## run notebooks in the image: NB="a.ipynb b.ipynb" [PARAMS="--profile full -p name value"] [OUT=dir]
-	@scripts/lab.sh run
+	@$(LAB) run
 
 reset-lesson: ## restore lesson N's original, keeping your copy beside it: make reset-lesson 9
-	@scripts/lab.sh reset-lesson $(N)
+	@$(LAB) reset-lesson $(N)
 
-doctor: ## check Docker, Compose, disk, the port and (VARIANT=cuda) the GPU stack
-	@scripts/lab.sh doctor
+doctor: ## check Docker, BuildKit, the platform, Compose, disk, the port and (VARIANT=cuda) the GPU stack
+	@$(LAB) doctor
 
 bench: ## measure image sizes and start/test times; rewrite BENCHMARKS.md
-	@scripts/lab.sh bench
+	@$(LAB) bench
 
-lint: ## hadolint the Dockerfile
-	@scripts/lab.sh lint
+lint: ## hadolint, shellcheck, ruff (check and format) and the host code's Python 3.9 floor
+	@$(LAB) lint
+
+lessons: ## rebuild notebooks/zh and notebooks/en from notebooks/source
+	@$(LAB) lessons

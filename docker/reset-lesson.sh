@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# reset-lesson N: put lesson N's original back in the workspace, keeping the student's copy
-# beside it as NN_name.backup-YYYYmmdd-HHMMSS.ipynb. Nothing is deleted.
+# reset-lesson N: put lesson N's original, in the lab's language (LAB_LANG), back in the workspace,
+# keeping the student's copy beside it as NN_name.backup-YYYYmmdd-HHMMSS.ipynb. Nothing is deleted.
 set -euo pipefail
 work=/home/student/work
+lessons=$LAB_LESSONS_DIR/${LAB_LANG:-zh}
 number=${1:-}
 if ! [[ $number =~ ^[0-9]{1,2}$ ]]; then
     echo "reset-lesson: give a lesson number, e.g. 'make reset-lesson N=9'" >&2
     exit 2
 fi
 printf -v nn '%02d' "$((10#$number))"
-originals=(/opt/lab/notebooks/"${nn}"_*.ipynb)
+originals=("$lessons/${nn}"_*.ipynb)
 if [ ! -e "${originals[0]}" ]; then
-    echo "reset-lesson: there is no lesson $nn; the lessons are: $(cd /opt/lab/notebooks && ls ./*.ipynb | cut -c3-4 | tr '\n' ' ')" >&2
+    numbers=$(for lesson in "$lessons"/*.ipynb; do name=${lesson##*/}; printf '%s ' "${name:0:2}"; done)
+    echo "reset-lesson: there is no lesson $nn; the lessons are: $numbers" >&2
     exit 2
 fi
 original=${originals[0]}

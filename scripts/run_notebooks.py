@@ -1,12 +1,9 @@
 #!/usr/bin/env python3
-"""Execute notebooks with papermill, parametrized; see --help or README.md."""
+"""Execute notebooks with papermill, parametrized; the same as the run-notebooks command (see --help)."""
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from labkit.cli import main  # noqa: E402
+from labkit.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

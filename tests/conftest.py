@@ -1,4 +1,4 @@
-"""Fixtures of the tests that run wherever the lab's dependencies are installed."""
+"""Fixtures of the tests that run wherever the lab's dependencies and labkit are installed."""
 
 import pytest
 
@@ -9,4 +9,5 @@ from labtest import RunnerRun, run_runner
 def runner(tmp_path):
     def run(*args: str, timeout: int = 600) -> RunnerRun:
         return run_runner(*args, output_dir=tmp_path / "out", timeout=timeout)
+
     return run

@@ -1,4 +1,4 @@
-"""Helpers shared by the lab's tests: running the runner as a user would, waiting."""
+"""Helpers of the tests that run wherever the lab's dependencies and labkit are installed (the image, a venv)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-RUNNER = ROOT / "scripts" / "run_notebooks.py"
+ROOT = Path(__file__).resolve().parents[1]  # the repository, or /opt/lab in the image
 FIXTURES = Path(__file__).resolve().parent / "notebooks"
+LESSONS = ROOT / "notebooks"
 
 
 @dataclass
@@ -34,24 +32,13 @@ class RunnerRun:
 
 
 def run_runner(*args: str, output_dir: Path, timeout: int = 600) -> RunnerRun:
-    """Run scripts/run_notebooks.py as a user would, in a subprocess."""
+    """Run the run-notebooks command as a user would, in a subprocess, from the repository's root."""
     proc = subprocess.run(
-        [sys.executable, str(RUNNER), *args, "--output-dir", str(output_dir)],
-        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "labkit.cli", *args, "--output-dir", str(output_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     return RunnerRun(proc.returncode, proc.stdout, proc.stderr, output_dir)
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.25, what: str = "condition"):
-    """Poll predicate() until it returns something truthy; fail after timeout seconds."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)

@@ -1,4 +1,4 @@
-"""Command line of scripts/run_notebooks.py: check the input, run the notebooks, report."""
+"""The run-notebooks command: check the input, run the notebooks, report."""
 
 from __future__ import annotations
 
@@ -9,12 +9,9 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-import yaml
-
 from . import execute, report
 from .notebooks import (
     PROFILES,
-    ROOT,
     BadInput,
     display_path,
     expand,
@@ -22,8 +19,8 @@ from .notebooks import (
     resolve_parameters,
 )
 
-DEFAULT_OUTPUT = ROOT / "build" / "notebooks"
-PROG = "run_notebooks.py"
+DEFAULT_OUTPUT = Path("build") / "notebooks"
+PROG = "run-notebooks"
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -39,18 +36,44 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         description="Execute notebooks with papermill, parametrized, into an output folder; "
         "write summary.json and junit.xml there. Exit 0 only if every notebook passed.",
     )
-    parser.add_argument("paths", nargs="*", metavar="PATH",
-                        help="notebooks or folders of notebooks (default: every notebooks/NN_*.ipynb)")
-    parser.add_argument("--profile", default="quick",
-                        help=f"parameter set declared by each lesson: {' or '.join(PROFILES)} (default: quick)")
-    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="set a parameter (YAML value: 0.1, true, cuda); overrides the profile")
-    parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
-                        help=f"where executed copies and reports go (default: {display_path(DEFAULT_OUTPUT)})")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
-                        help="notebooks run at once (default: the number of cores)")
-    parser.add_argument("--timeout", type=int, default=600, metavar="SECONDS",
-                        help="longest a single cell may run (default: 600)")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="notebooks or folders of notebooks (default: every lesson, notebooks/zh and notebooks/en)",
+    )
+    parser.add_argument(
+        "--profile",
+        default="quick",
+        help=f"parameter set declared by each lesson: {' or '.join(PROFILES)} (default: quick)",
+    )
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="set a parameter, typed as papermill types it: 1e-3 and 5 are numbers, True/False/None "
+        "themselves, anything else a string; overrides the profile",
+    )
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        metavar="DIR",
+        help=f"where executed copies and reports go (default: {display_path(DEFAULT_OUTPUT)})",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="notebooks run at once (default: the number of cores)",
+    )
+    parser.add_argument(
+        "--timeout", type=int, default=600, metavar="SECONDS", help="longest a single cell may run (default: 600)"
+    )
     args = parser.parse_args(argv)
     if args.profile not in PROFILES:
         raise BadInput(f"unknown profile {args.profile!r}; choose {' or '.join(PROFILES)}")
@@ -62,27 +85,38 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def parse_value(raw: str):
-    try:
-        return yaml.safe_load(raw)
-    except yaml.YAMLError:
-        return raw
+    """A -p value as papermill's own -p reads it: True, False, None, an int, a float, else the string."""
+    keywords = {"True": True, "False": False, "None": None}
+    if raw in keywords:
+        return keywords[raw]
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    return raw
 
 
 def plan(args: argparse.Namespace) -> list[execute.Task]:
     """Every task to run, or BadInput before anything has run."""
     overrides = {name: parse_value(value) for name, value in args.parameter}
-    tasks, seen = [], {}
-    for path in expand(args.paths):
+    paths = expand(args.paths)
+    # Executed copies keep the notebooks' layout below their common folder: zh/ and en/ stay apart.
+    common = Path(os.path.commonpath([str(p.resolve().parent) for p in paths]))
+    tasks = []
+    for path in paths:
         info = load(path)
-        output = args.output_dir / path.name
+        output = args.output_dir / path.resolve().relative_to(common)
         if output.resolve() == path.resolve():
-            raise BadInput(f"{display_path(path)}: the output folder is the notebook's own folder; choose another --output-dir")
-        if path.name in seen and seen[path.name] != path.resolve():
-            raise BadInput(f"two notebooks are named {path.name}; run them separately or rename one")
-        seen[path.name] = path.resolve()
+            raise BadInput(
+                f"{display_path(path)}: the output folder is the notebook's own folder; choose another --output-dir"
+            )
         params = resolve_parameters(info, args.profile, overrides)
-        tasks.append(execute.Task(path=path, output=output, parameters=params,
-                                  kernel_name=info.kernel_name, timeout=args.timeout))
+        tasks.append(
+            execute.Task(
+                path=path, output=output, parameters=params, kernel_name=info.kernel_name, timeout=args.timeout
+            )
+        )
     return tasks
 
 
@@ -93,6 +127,7 @@ class Progress:
         self.bar = None
         if sys.stderr.isatty():
             from tqdm import tqdm
+
             self.bar = tqdm(total=total, unit="notebook", file=sys.stderr)
 
     def done(self, result: execute.Result) -> None:
@@ -111,8 +146,11 @@ class Progress:
 def run_all(tasks: list[execute.Task], jobs: int) -> list[execute.Result]:
     progress = Progress(len(tasks))
     results: dict[int, execute.Result] = {}
-    # Fork is the cheapest start; each worker is one process that drives one kernel at a time.
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=multiprocessing.get_context("fork")) as pool:
+    # Each worker is one process that drives one kernel at a time. spawn, not fork: it exists
+    # everywhere (Windows and macOS have no safe fork) and a worker inherits no state.
+    with ProcessPoolExecutor(
+        max_workers=min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
         futures = {pool.submit(execute.run, task): i for i, task in enumerate(tasks)}
         for future in as_completed(futures):
             result = future.result()
@@ -139,5 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     failed = [r for r in results if r.status != "passed"]
     for r in failed:
         print(f"FAILED {r.path}: {r.error} (executed copy: {r.output})", file=sys.stderr)
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed; report: {display_path(summary)}", file=sys.stderr)
+    print(
+        f"{len(results) - len(failed)} passed, {len(failed)} failed; report: {display_path(summary)}", file=sys.stderr
+    )
     return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

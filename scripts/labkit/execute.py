@@ -46,6 +46,7 @@ class Result:
 def run(task: Task) -> Result:
     """Execute task.path into task.output; never raises for a failing notebook."""
     log = task.output.with_suffix(".kernel.log")
+    task.output.parent.mkdir(parents=True, exist_ok=True)
     task.output.unlink(missing_ok=True)  # a copy left by an earlier run must not be judged
     started = time.monotonic()
     error = traceback = None
@@ -118,7 +119,8 @@ def running_cell(output: Path) -> str:
     if executed is None:
         return "(unknown)"
     started = [
-        i for i, c in enumerate(executed.cells)
+        i
+        for i, c in enumerate(executed.cells)
         if c.cell_type == "code" and c.metadata.get("papermill", {}).get("start_time")
     ]
     return cell_label(executed, started[-1]) if started else "(before the first cell)"

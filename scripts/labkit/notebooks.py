@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-from papermill.inspection import inspect_notebook
-
-ROOT = Path(__file__).resolve().parents[2]
-LESSONS_DIR = ROOT / "notebooks"
+LESSONS_ENV = "LAB_LESSONS_DIR"  # the image sets it to /opt/lab/notebooks
+LANGUAGES = ("zh", "en")
 LESSON_PATTERN = re.compile(r"^\d\d_.+\.ipynb$")
 PARAMETERS_TAG = "parameters"
 RAISES_TAG = "raises-exception"
@@ -27,7 +25,7 @@ class BadInput(Exception):
 @dataclass
 class NotebookInfo:
     path: Path
-    node: nbformat.NotebookNode
+    node: dict  # an nbformat.NotebookNode
     declared: dict = field(default_factory=dict)  # parameter name -> papermill's description
 
     @property
@@ -43,9 +41,22 @@ class NotebookInfo:
         return self.node.metadata.get("kernelspec", {}).get("name") or "python3"
 
 
-def lesson_paths(folder: Path = LESSONS_DIR) -> list[Path]:
-    """The lessons of a folder, NN_topic.ipynb, in lesson order."""
-    return sorted(p for p in folder.iterdir() if LESSON_PATTERN.match(p.name))
+def lessons_dir() -> Path:
+    """Where the lessons are: $LAB_LESSONS_DIR, else notebooks/ in the working folder."""
+    return Path(os.environ.get(LESSONS_ENV) or "notebooks")
+
+
+def lesson_paths(folder: Path | None = None) -> list[Path]:
+    """The lessons of a folder and of its language folders (zh/, en/), NN_topic.ipynb, in order."""
+    folder = lessons_dir() if folder is None else folder
+    found = [
+        p
+        for sub in (folder, *(folder / lang for lang in LANGUAGES))
+        if sub.is_dir()
+        for p in sub.iterdir()
+        if LESSON_PATTERN.match(p.name)
+    ]
+    return sorted(found, key=lambda p: (p.parent != folder, p.parent.name != LANGUAGES[0], p.name))
 
 
 def display_path(path: Path) -> str:
@@ -61,7 +72,7 @@ def expand(paths: list[str]) -> list[Path]:
     if not paths:
         found = lesson_paths()
         if not found:
-            raise BadInput(f"no lessons (NN_name.ipynb) in {display_path(LESSONS_DIR)}")
+            raise BadInput(f"no lessons (NN_name.ipynb) in {display_path(lessons_dir())}; give notebooks or a folder")
         return found
     result = []
     for raw in paths:
@@ -69,7 +80,7 @@ def expand(paths: list[str]) -> list[Path]:
         if not path.exists():
             raise BadInput(f"{raw}: no such file or folder; give a notebook (.ipynb) or a folder of them")
         if path.is_dir():
-            inside = sorted(path.glob("*.ipynb"))
+            inside = sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
             if not inside:
                 raise BadInput(f"{raw}: this folder holds no notebooks (.ipynb)")
             result.extend(inside)
@@ -82,10 +93,15 @@ def expand(paths: list[str]) -> list[Path]:
 
 def load(path: Path) -> NotebookInfo:
     """Read and validate a notebook, and the parameters its parameters cell declares."""
+    import nbformat
+    from papermill.inspection import inspect_notebook
+
     try:
         node = nbformat.read(path, as_version=4)
     except (json.JSONDecodeError, UnicodeDecodeError, nbformat.reader.NotJSONError) as exc:
-        raise BadInput(f"{display_path(path)}: not a readable notebook ({type(exc).__name__}); is it a .ipynb saved by Jupyter?") from None
+        raise BadInput(
+            f"{display_path(path)}: not a readable notebook ({type(exc).__name__}); is it a .ipynb saved by Jupyter?"
+        ) from None
     except Exception as exc:  # nbformat raises several kinds for malformed documents
         raise BadInput(f"{display_path(path)}: not a valid notebook: {str(exc).splitlines()[0]}") from None
     info = NotebookInfo(path=path, node=node)
@@ -103,14 +119,16 @@ def resolve_parameters(info: NotebookInfo, profile: str | None, overrides: dict)
         where = display_path(info.path)
         names = ", ".join(repr(n) for n in unknown)
         if not info.parameters_cells:
-            raise BadInput(f"{where} has no cell tagged 'parameters', so {names} cannot be set; drop -p for it or tag its parameters cell")
+            raise BadInput(
+                f"{where} has no cell tagged 'parameters', so {names} cannot be set; drop -p for it or tag its parameters cell"
+            )
         declared = ", ".join(info.declared) or "nothing"
         source = f"profile '{profile}'" if profile and not set(unknown) & set(overrides) else "-p"
         raise BadInput(f"{where} declares no parameter {names} (from {source}); it declares: {declared}")
     return params
 
 
-def is_clean(node: nbformat.NotebookNode) -> bool:
+def is_clean(node) -> bool:
     """True when no code cell carries outputs or an execution count."""
     return all(
         not cell.get("outputs") and cell.get("execution_count") is None

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from dockerlab import DOCKER, LAB_IMAGE, Lab, docker, free_port
+from dockerlab import DOCKER, LAB_IMAGE, docker, start_lab
 
 
 @pytest.fixture(scope="session")
@@ -27,21 +27,15 @@ def docker_engine():
 
 @pytest.fixture(scope="session")
 def lab(docker_engine, tmp_path_factory):
-    home = tmp_path_factory.mktemp("lab")
-    port = free_port()
-    env = {
-        **os.environ,
-        "IMAGE": docker_engine,
-        "LAB_PORT": str(port),
-        "LAB_PROJECT": f"pytorch-lab-test-{port}",
-        "LAB_WORKSPACE": str(home / "workspace"),
-        "LAB_TOKEN_FILE": str(home / "token"),
-        "LAB_GPU": "0",  # the CUDA image is tested on the CPU, as CI can
-        "OPEN_BROWSER": "0",
-    }
-    env.pop("JUPYTER_TOKEN", None)
-    env.setdefault("VARIANT", "cuda" if docker_engine.endswith(":cuda") else "cpu")
-    started = Lab(port=port, workspace=home / "workspace", token_file=home / "token", env=env)
-    started.up()
+    """The lab as `make up` starts it: Chinese, the default."""
+    started = start_lab(docker_engine, tmp_path_factory.mktemp("lab"))
     yield started
-    started.lab_sh("down", check=False)
+    started.command("down", check=False)
+
+
+@pytest.fixture(scope="session")
+def lab_en(docker_engine, tmp_path_factory):
+    """The lab as `LAB_LANG=en make up` starts it."""
+    started = start_lab(docker_engine, tmp_path_factory.mktemp("lab-en"), lang="en")
+    yield started
+    started.command("down", check=False)

@@ -1,4 +1,6 @@
-"""A newcomer's first minutes, in a real Chromium: open the URL, see the lessons, run lesson 09."""
+"""A newcomer's first minutes, in a real Chromium: open the URL, see the lessons, run lesson 09.
+
+The lab speaks Chinese by default (menus and lessons) and English with LAB_LANG=en: both are opened."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from labtest import ROOT, wait_until
+from dockerlab import ROOT, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker]
 
@@ -18,42 +20,84 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(os.environ.get("LAB_ARTIFACTS", ROOT / "build" / "test-artifacts"))
 
 
+# What the student reads in each language (zh: JupyterLab's zh-CN language pack).
+WORDS = {
+    "zh": {"File": "文件", "Run": "运行", "Run All Cells": "运行所有单元格", "Idle": "空闲"},
+    "en": {"File": "File", "Run": "Run", "Run All Cells": "Run All Cells", "Idle": "Idle"},
+}
+
+
 @pytest.fixture(scope="module")
-def page(lab):
+def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no Chromium at {CHROMIUM}; install Debian's chromium (CI does) or set CHROMIUM")
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
+        launched = pw.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
         )
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        yield context.new_page()
-        context.close()
-        browser.close()
+        yield launched
+        launched.close()
 
 
-def test_student_opens_the_lab_runs_lesson_09_and_saves_it(lab, page):
+@pytest.fixture(scope="module")
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+def open_lesson(page, lab, lang: str, name: str):
+    """Open the printed URL, check the lesson list and the menus' language, open a lesson; its panel."""
+    words = WORDS[lang]
     page.goto(lab.url)
     listing = page.locator(".jp-DirListing-itemText")
-    listing.filter(has_text="12_").first.wait_for(timeout=60_000)
+    listing.filter(has_text="13_").first.wait_for(timeout=60_000)
     names = set(listing.all_inner_texts())
-    lessons = {p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    lessons = {p.name for p in (ROOT / "notebooks" / lang).glob("[0-9][0-9]_*.ipynb")}
     assert lessons <= names, f"missing from the file browser: {sorted(lessons - names)}"
-    page.screenshot(path=str(SHOTS / "01-lesson-list.png"))
-
-    listing.filter(has_text="09_linear_regression.ipynb").dblclick()
+    menus = page.locator(".lm-MenuBar-itemLabel").all_inner_texts()
+    assert words["File"] in menus and words["Run"] in menus, menus
+    page.screenshot(path=str(SHOTS / f"01-lesson-list-{lang}.png"))
+    listing.filter(has_text=name).dblclick()
     notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
     notebook.locator(".jp-Notebook-cell").first.wait_for(timeout=60_000)
     # Run All before the kernel is connected would be dropped: wait as a student would, for "Idle".
-    page.get_by_text(re.compile(r"Python 3 \(ipykernel\) \| Idle")).wait_for(timeout=60_000)
+    page.get_by_text(re.compile(rf"Python 3 \(ipykernel\) \| {words['Idle']}")).wait_for(timeout=60_000)
+    return notebook
 
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
 
-    source = json.loads((ROOT / "notebooks" / "09_linear_regression.ipynb").read_text())
+def run_all(page, lang: str):
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(rf"^{WORDS[lang]['Run']}$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(rf"^{WORDS[lang]['Run All Cells']}$")).click()
+
+
+def test_an_english_student_gets_english_menus_and_lessons(lab_en, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    try:
+        notebook = open_lesson(page, lab_en, "en", "09_linear_regression.ipynb")
+        heading = notebook.locator(".jp-MarkdownOutput h1").first.inner_text()
+        assert heading.startswith("09 · Autograd in practice"), heading
+        page.screenshot(path=str(SHOTS / "03-lesson-09-en.png"))
+    finally:
+        context.close()
+
+
+def test_student_opens_the_lab_runs_lesson_09_and_saves_it(lab, page):
+    notebook = open_lesson(page, lab, "zh", "09_linear_regression.ipynb")
+    heading = notebook.locator(".jp-MarkdownOutput h1").first.inner_text()
+    assert re.search(r"[\u4e00-\u9fff]", heading.split("—")[0]), heading  # the Chinese title
+    run_all(page, "zh")
+
+    source = json.loads((ROOT / "notebooks" / "zh" / "09_linear_regression.ipynb").read_text())
     code_cells = sum(c["cell_type"] == "code" for c in source["cells"])
     # Done when every code cell of the open notebook shows an execution count, [n]:
     try:
@@ -72,7 +116,9 @@ def test_student_opens_the_lab_runs_lesson_09_and_saves_it(lab, page):
     plot.wait_for(timeout=30_000)
     plot.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "02-lesson-09-plot.png"))
-    errors = notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']", has_text="Traceback")
+    errors = notebook.locator(
+        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']", has_text="Traceback"
+    )
     assert errors.count() == 0
 
     page.keyboard.press("Control+s")
@@ -94,10 +140,11 @@ def test_restarting_the_lab_while_a_kernel_runs_corrupts_no_notebook(lab, page):
     """Runs after the test above: lesson 09 is open and saved with its outputs."""
     saved = lab.workspace / "09_linear_regression.ipynb"
     before = json.loads(saved.read_text())
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
-    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputArea-prompt", has_text="[*]:").first.wait_for(timeout=30_000)
-    lab.lab_sh("down")
+    run_all(page, "zh")
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-InputArea-prompt", has_text="[*]:").first.wait_for(
+        timeout=30_000
+    )
+    lab.command("down")
     lab.up()
     for notebook in lab.workspace.glob("*.ipynb"):
         node = json.loads(notebook.read_text())  # a torn write would not parse

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dockerlab import docker
-from labtest import ROOT, wait_until
+from dockerlab import ROOT, docker, lab_command, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -55,8 +54,9 @@ def test_no_ca_bundle_or_token_is_left_in_the_image_files(docker_engine, lab):
         digest = hashlib.sha256(Path(bundle).read_bytes()).hexdigest()
         size = Path(bundle).stat().st_size
         # As root, so that no file is hidden by its permissions.
-        found = in_image(docker_engine, f"find / -xdev -type f -size {size}c -exec sha256sum {{}} + 2>/dev/null || true",
-                         user="0")
+        found = in_image(
+            docker_engine, f"find / -xdev -type f -size {size}c -exec sha256sum {{}} + 2>/dev/null || true", user="0"
+        )
         assert digest not in found, found
     # The token is made at start on the host; the image's files must not know it.
     found = in_image(docker_engine, f"grep -rlsF {lab.token} /etc /opt /home /usr/local || true", user="0")
@@ -71,13 +71,29 @@ def test_editing_a_lesson_reinstalls_no_dependency():
     assert copies and min(copies) > install
 
 
+def test_the_image_holds_no_tests(docker_engine):
+    assert in_image(docker_engine, "ls /opt/lab/tests 2>/dev/null | wc -l").strip() == "0"
+    assert in_image(docker_engine, "ls /opt/lab").split() == ["notebooks"]  # labkit is in the venv
+
+
+def test_every_script_copied_into_the_image_has_lf_endings(docker_engine):
+    """A CRLF checkout (Git for Windows' default) would give bash\r; .gitattributes keeps LF."""
+    found = in_image(
+        docker_engine,
+        "for f in /usr/local/bin/start-lab /usr/local/bin/reset-lesson; do grep -c $'\r' \"$f\" || true; done",
+    ).split()
+    assert found == ["0", "0"]
+    for script in (ROOT / "docker").glob("*.sh"):
+        assert b"\r" not in script.read_bytes(), script
+
+
 def test_lab_is_healthy_and_serves_the_lessons(lab):
     state = docker("inspect", "--format", "{{.State.Health.Status}}", lab.container()).stdout.strip()
     assert state == "healthy"
     status, _, body = lab.request("/api/contents", token=lab.token)
     assert status == 200
     names = {item["name"] for item in json.loads(body)["content"]}
-    lessons = {p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    lessons = {p.name for p in (ROOT / "notebooks" / "zh").glob("[0-9][0-9]_*.ipynb")}
     assert lessons <= names
     assert lab.url == f"http://127.0.0.1:{lab.port}/lab?token={lab.token}"
 
@@ -113,8 +129,9 @@ def test_another_site_cannot_read_the_students_session(lab, browser_session):
     import urllib.request
 
     opener, _ = browser_session
-    req = urllib.request.Request(f"http://127.0.0.1:{lab.port}/api/contents",
-                                 headers={"Origin": "http://attacker.example"})
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{lab.port}/api/contents", headers={"Origin": "http://attacker.example"}
+    )
     with pytest.raises(urllib.error.HTTPError) as refused:
         opener.open(req, timeout=10)
     assert refused.value.code in (403, 404)
@@ -132,8 +149,12 @@ def test_xsrf_protection_refuses_a_cookie_only_post(lab, browser_session):
     import urllib.request
 
     opener, jar = browser_session
-    req = urllib.request.Request(f"http://127.0.0.1:{lab.port}/api/contents", method="POST",
-                                 data=b'{"type": "file"}', headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{lab.port}/api/contents",
+        method="POST",
+        data=b'{"type": "file"}',
+        headers={"Content-Type": "application/json"},
+    )
     with pytest.raises(urllib.error.HTTPError) as refused:
         opener.open(req, timeout=10)
     assert refused.value.code == 403
@@ -167,15 +188,16 @@ def test_every_process_of_the_lab_runs_as_an_ordinary_user(lab):
 
 def put_file(lab, name: str, text: str):
     body = json.dumps({"type": "file", "format": "text", "content": text}).encode()
-    status, _, _ = lab.request(f"/api/contents/{name}", token=lab.token, method="PUT", body=body,
-                               headers={"Content-Type": "application/json"})
+    status, _, _ = lab.request(
+        f"/api/contents/{name}", token=lab.token, method="PUT", body=body, headers={"Content-Type": "application/json"}
+    )
     assert status in (200, 201)
 
 
 def test_work_survives_down_and_up(lab):
     put_file(lab, "survives-down-up.txt", "kept")
     assert (lab.workspace / "survives-down-up.txt").read_text() == "kept"
-    lab.lab_sh("down")
+    lab.command("down")
     lab.up()
     status, _, body = lab.request("/api/contents/survives-down-up.txt", token=lab.token)
     assert status == 200 and json.loads(body)["content"] == "kept"
@@ -193,8 +215,8 @@ def test_work_survives_a_killed_container(lab):
 def test_a_lesson_the_student_changed_is_never_overwritten_on_start(lab):
     lesson = lab.workspace / "01_course_overview.ipynb"
     original = lesson.read_text()
-    lesson.write_text(original.replace("Course overview", "My own notes"))
-    lab.lab_sh("down")
+    lesson.write_text(original.replace("# 01 · ", "# My own notes 01 · "))
+    lab.command("down")
     lab.up()
     assert "My own notes" in lesson.read_text()
     lesson.write_text(original)
@@ -202,39 +224,72 @@ def test_a_lesson_the_student_changed_is_never_overwritten_on_start(lab):
 
 def test_reset_lesson_restores_the_original_and_keeps_the_students_copy(lab):
     lesson = lab.workspace / "09_linear_regression.ipynb"
-    lesson.write_text(lesson.read_text().replace("linear regression", "my edited regression"))
+    lesson.write_text(lesson.read_text().replace("# 09 · ", "# my edited 09 · "))
     edited = lesson.read_text()
-    out = lab.lab_sh("reset-lesson", "9")
+    out = lab.command("reset-lesson", "9")
     assert "restored 09_linear_regression.ipynb" in out.stdout
-    assert lesson.read_text() == (ROOT / "notebooks" / "09_linear_regression.ipynb").read_text()
+    assert lesson.read_text() == (ROOT / "notebooks" / "zh" / "09_linear_regression.ipynb").read_text()
     backups = list(lab.workspace.glob("09_linear_regression.backup-*.ipynb"))
     assert [b.read_text() for b in backups] == [edited]
 
 
+def test_reset_lesson_restores_in_the_labs_language_keeping_the_other(lab):
+    """LAB_LANG=en make reset-lesson 9 on a Chinese workspace: English 09, the Chinese one kept as a backup."""
+    lesson = lab.workspace / "09_linear_regression.ipynb"
+    chinese = lesson.read_text()
+    before = set(lab.workspace.glob("09_linear_regression.backup-*.ipynb"))
+    proc = lab_command("reset-lesson", "9", env={**lab.env, "LAB_LANG": "en"})
+    assert proc.returncode == 0, proc.stderr
+    assert lesson.read_text() == (ROOT / "notebooks" / "en" / "09_linear_regression.ipynb").read_text()
+    backups = set(lab.workspace.glob("09_linear_regression.backup-*.ipynb")) - before
+    assert [b.read_text() for b in backups] == [chinese]
+    lesson.write_text(chinese)
+
+
 def test_reset_lesson_refuses_an_unknown_lesson(lab):
-    out = lab.lab_sh("reset-lesson", "42", check=False)
+    out = lab.command("reset-lesson", "42", check=False)
     assert out.returncode != 0
     assert "there is no lesson 42" in out.stderr
 
 
 def test_a_busy_port_gives_a_one_line_error(lab):
     env = {**lab.env, "LAB_PROJECT": "pytorch-lab-busy-port", "LAB_PORT": str(lab.port)}
-    proc = subprocess.run(["scripts/lab.sh", "up"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    proc = lab_command("up", env=env, timeout=60)
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
-    assert lines == [f"error: port {lab.port} is already in use on 127.0.0.1; stop what uses it or pick another port: make up LAB_PORT={lab.port + 1}"]
+    assert lines == [
+        f"error: port {lab.port} is already in use on 127.0.0.1; stop what uses it or pick another port: make up LAB_PORT={lab.port + 1}"
+    ]
 
 
 def test_make_run_executes_notebooks_in_the_image(lab, tmp_path):
-    env = {**lab.env, "NB": "tests/notebooks/passes_with_parameters.ipynb", "PARAMS": "-p rate 4", "OUT": str(tmp_path / "run")}
-    proc = subprocess.run(["scripts/lab.sh", "run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        **lab.env,
+        "NB": "tests/notebooks/passes_with_parameters.ipynb",
+        "PARAMS": "-p rate 4",
+        "OUT": str(tmp_path / "run"),
+    }
+    proc = lab_command("run", env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["notebooks"][0]["metrics"]["doubled"] == 8
 
 
+def test_make_run_passes_a_learning_rate_as_a_number(lab, tmp_path):
+    env = {
+        **lab.env,
+        "NB": "notebooks/zh/09_linear_regression.ipynb",
+        "PARAMS": "-p lr 1e-3 -p epochs 50",
+        "OUT": str(tmp_path / "run"),
+    }
+    proc = lab_command("run", env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["notebooks"][0]["parameters"]["lr"] == 0.001
+
+
 def test_make_run_stops_an_endless_notebook_at_its_timeout(lab, tmp_path):
     env = {**lab.env, "NB": "tests/notebooks/never_ends.ipynb", "TIMEOUT": "5", "OUT": str(tmp_path / "run")}
-    proc = subprocess.run(["scripts/lab.sh", "run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = lab_command("run", env=env, timeout=120)
     assert proc.returncode == 1
     assert "ran past the 5 s limit" in proc.stderr
