@@ -174,8 +174,8 @@ def checked(solutions, answer, capsys):
     lesson = Lesson("01_demo", "en", solutions)
     lesson._exercises = EXERCISE
     namespace = {"lesson": lesson, "answer": answer}
-    exec("status = lesson.check(1)", namespace)
-    return namespace["status"], namespace["answer"], capsys.readouterr().out
+    exec("lesson.check(1)", namespace)
+    return lesson.results["1"], namespace["answer"], capsys.readouterr().out
 
 
 def test_an_unattempted_exercise_is_reported_not_done_without_failing(capsys):

@@ -78,8 +78,10 @@ class Lesson:
                 )
         return self._exercises
 
-    def check(self, number: int) -> str:
-        """Check exercise N in the caller's variables; print ✓, a hint, or that it is not done yet."""
+    def check(self, number: int) -> None:
+        """Check exercise N in the caller's variables; print ✓, a hint, or that it is not done yet.
+
+        The verdict ("passed", "rejected" or "not done") goes to self.results and the lesson's report."""
         exercise = self.exercises()[str(number)]
         namespace = inspect.currentframe().f_back.f_globals
         if self.solutions:
@@ -109,7 +111,6 @@ class Lesson:
             raise AssertionError(f"the reference solution of exercise {number} fails its check: {detail}")
         if self.solutions == "wrong" and status != "rejected":
             raise AssertionError(f"the wrong answer to exercise {number} was not rejected by its check ({status})")
-        return status
 
     def _judge(self, exercise: dict, namespace: dict) -> tuple[str, str]:
         if any(namespace.get(name, ...) is ... for name in exercise["names"]):
@@ -125,13 +126,12 @@ class Lesson:
 
     # ---- metrics --------------------------------------------------------------------------
 
-    def report(self, **metrics) -> dict:
+    def report(self, **metrics) -> None:
         """Display the lesson's key numbers, and its exercises' results, for the runner."""
         if self.results:
             metrics["exercises"] = dict(self.results)
         try:
             from IPython.display import display
         except ImportError:  # plain Python (the benchmark's baseline)
-            return metrics
+            return
         display({METRICS_MIME: metrics, "text/plain": f"metrics: {metrics}"}, raw=True)
-        return metrics
