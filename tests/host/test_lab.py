@@ -262,30 +262,23 @@ def test_a_busy_port_gives_a_one_line_error(lab):
     ]
 
 
-def test_make_run_executes_notebooks_in_the_image(lab, tmp_path):
-    env = {
-        **lab.env,
-        "NB": "tests/notebooks/passes_with_parameters.ipynb",
-        "PARAMS": "-p rate 4",
-        "OUT": str(tmp_path / "run"),
-    }
+def make_run(lab, tmp_path, notebook: str, params: str) -> dict:
+    """make run NB=notebook PARAMS=params, as a teacher types it; the one result of its summary.json."""
+    env = {**lab.env, "NB": notebook, "PARAMS": params, "OUT": str(tmp_path / "run")}
     proc = lab_command("run", env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert summary["notebooks"][0]["metrics"]["doubled"] == 8
+    [result] = json.loads((tmp_path / "run" / "summary.json").read_text())["notebooks"]
+    return result
+
+
+def test_make_run_executes_notebooks_in_the_image(lab, tmp_path):
+    result = make_run(lab, tmp_path, "tests/notebooks/passes_with_parameters.ipynb", "-p rate 4")
+    assert result["metrics"]["doubled"] == 8
 
 
 def test_make_run_passes_a_learning_rate_as_a_number(lab, tmp_path):
-    env = {
-        **lab.env,
-        "NB": "notebooks/zh/09_linear_regression.ipynb",
-        "PARAMS": "-p lr 1e-3 -p epochs 50",
-        "OUT": str(tmp_path / "run"),
-    }
-    proc = lab_command("run", env=env, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert summary["notebooks"][0]["parameters"]["lr"] == 0.001
+    result = make_run(lab, tmp_path, "notebooks/zh/09_linear_regression.ipynb", "-p lr 1e-3 -p epochs 50")
+    assert result["parameters"]["lr"] == 0.001 and result["status"] == "passed"
 
 
 def test_make_run_stops_an_endless_notebook_at_its_timeout(lab, tmp_path):
