@@ -145,14 +145,14 @@ BUILDX_FIX = (
 
 
 def test_doctor_fails_in_one_line_without_buildx(client_without_buildx):
-    proc, _ = make("doctor", env={**client_without_buildx, "LAB_PORT": "18765"})
+    proc, _ = make("doctor", "VARIANT=cpu", env={**client_without_buildx, "LAB_PORT": "18765"})
     assert proc.returncode != 0
     [line] = [line for line in proc.stdout.splitlines() if line.startswith("FAIL")]
     assert line.startswith("FAIL  buildkit        the Docker client ") and line.endswith(BUILDX_FIX), line
 
 
 def test_a_build_without_buildx_stops_before_docker_says_anything(client_without_buildx):
-    proc, _ = make("build", env={**client_without_buildx, "IMAGE": "pytorch-lab:must-not-be-built"})
+    proc, _ = make("build", "VARIANT=cpu", env={**client_without_buildx, "IMAGE": "pytorch-lab:must-not-be-built"})
     assert proc.returncode != 0
     [line] = error_lines(proc)
     assert line.startswith("error: the Docker client ") and line.endswith(BUILDX_FIX), line
