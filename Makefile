@@ -17,12 +17,14 @@ OUT ?= build/run
 TIMEOUT ?= 600
 N ?=
 PYTEST_ARGS ?=
+HUB_PORT ?= 8000
 PYTHON ?= python3
-export VARIANT LAB_LANG LAB_PORT IMAGE DOCKER COMPOSE BASE_IMAGE CA_BUNDLE BUILD_NETWORK LAB_WORKSPACE NB PARAMS OUT TIMEOUT N PYTEST_ARGS
+export VARIANT LAB_LANG LAB_PORT IMAGE DOCKER COMPOSE BASE_IMAGE CA_BUNDLE BUILD_NETWORK LAB_WORKSPACE NB PARAMS OUT TIMEOUT N PYTEST_ARGS HUB_PORT
 
 LAB := $(PYTHON) scripts/lab.py
 .DEFAULT_GOAL := help
 .PHONY: help up down logs shell build test test-gpu run reset-lesson doctor bench lint lessons
+.PHONY: classroom-up classroom-down classroom-status test-classroom
 
 # `make reset-lesson 9`: the number after the target is its argument, not a goal.
 ifeq (reset-lesson,$(firstword $(MAKECMDGOALS)))
@@ -32,7 +34,7 @@ endif
 
 help: ## list the targets and their knobs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
-	@echo "knobs: VARIANT=cpu|cuda LAB_LANG=zh|en LAB_PORT=8888 IMAGE DOCKER COMPOSE=auto|v2|v1 BASE_IMAGE CA_BUNDLE BUILD_NETWORK LAB_WORKSPACE NB PARAMS OUT TIMEOUT (see README.md)"
+	@echo "knobs: VARIANT=cpu|cuda LAB_LANG=zh|en LAB_PORT=8888 IMAGE DOCKER COMPOSE=auto|v2|v1 BASE_IMAGE CA_BUNDLE BUILD_NETWORK LAB_WORKSPACE NB PARAMS OUT TIMEOUT HUB_PORT=8000 LAB_WARM_KERNELS=1|0 (see README.md)"
 
 up: ## build if needed, start the lab, wait until healthy, print its URL [VARIANT=cpu|cuda LAB_LANG=zh|en]
 	@$(LAB) up
@@ -72,3 +74,15 @@ lint: ## hadolint, shellcheck, ruff (check and format) and the host code's Pytho
 
 lessons: ## rebuild notebooks/zh and notebooks/en from notebooks/source
 	@$(LAB) lessons
+
+classroom-up: ## a JupyterHub for a class, a lab container per student; prints its URL [HUB_PORT=8000] (classroom/README.md)
+	@$(LAB) classroom-up
+
+classroom-down: ## stop the hub and every student's server (every student's work stays)
+	@$(LAB) classroom-down
+
+classroom-status: ## the hub, its students, their servers and volumes
+	@$(LAB) classroom-status
+
+test-classroom: ## the classroom's tests: a real hub and student containers on this engine
+	@$(LAB) test-classroom

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start the lab in the student's language (LAB_LANG: zh or en): give the student every lesson
-# they lack, never touching one they have, then serve.
+# they lack, never touching one they have, then serve: JupyterLab alone (make up), or the hub's
+# single-user server when a hub started this container (it passes JUPYTERHUB_API_TOKEN).
 set -euo pipefail
 work=/home/student/work
 lang=${LAB_LANG:-zh}
@@ -20,4 +21,9 @@ done
 settings="$JUPYTERLAB_SETTINGS_DIR/@jupyterlab/translation-extension"
 mkdir -p "$settings"
 printf '{"locale": "%s"}\n' "$locale" > "$settings/plugin.jupyterlab-settings"
+if [ -n "${JUPYTERHUB_API_TOKEN:-}" ]; then
+    # The hub says where to listen (JUPYTERHUB_SERVICE_URL) and signs students in; requests come
+    # through its proxy under the hub's own host name, so the server must not insist on a local one.
+    exec jupyterhub-singleuser --ServerApp.allow_remote_access=True "$@"
+fi
 exec jupyter lab --port="${LAB_PORT:-8888}" "$@"

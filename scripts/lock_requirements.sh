@@ -65,3 +65,7 @@ env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL pip download --isolated --no-deps -
 env -u PIP_FIND_LINKS "$uv" pip compile tests/requirements-host.in --universal --python-version 3.9 \
     --generate-hashes --no-header --custom-compile-command scripts/lock_requirements.sh \
     -o tests/requirements-host.lock
+# The classroom's hub image (classroom/Dockerfile), for Python 3.11 on every platform.
+env -u PIP_FIND_LINKS "$uv" pip compile classroom/requirements.in --universal --python-version 3.11 \
+    --generate-hashes --no-header --custom-compile-command scripts/lock_requirements.sh \
+    -o classroom/requirements.lock

@@ -42,3 +42,20 @@ def run_runner(*args: str, output_dir: Path, timeout: int = 600) -> RunnerRun:
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
     return RunnerRun(proc.returncode, proc.stdout, proc.stderr, output_dir)
+
+
+def require_docker_engine(how_to_run: str) -> None:
+    """Go on if a Docker engine answers; else fail loudly where the run requires one (REQUIRE_DOCKER=1,
+    as CI and make test set), or skip with how to run these tests."""
+    import pytest
+
+    from labkit import engine
+
+    try:
+        ok = engine.docker("info", check=False, timeout=30).returncode == 0
+    except FileNotFoundError:
+        ok = False
+    if not ok:
+        if os.environ.get("REQUIRE_DOCKER") == "1":
+            pytest.fail(f"REQUIRE_DOCKER=1 but no Docker engine answers to '{engine.docker_command()} info'")
+        pytest.skip(f"no Docker engine; run through `{how_to_run}`")

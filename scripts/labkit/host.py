@@ -290,45 +290,41 @@ class Lab:
         self.need_docker()
         self.check_buildkit()
         self.check_platform()
-        wanted = self.inputs_hash()
-        label = engine.answers(
-            [
-                self.s.docker,
-                "image",
-                "inspect",
-                "--format",
-                '{{index .Config.Labels "pytorch-lab.inputs"}}',
-                self.s.image,
-            ]
-        )
-        if self.s.get("FORCE_BUILD") != "1" and label == wanted:
-            say(f"image {self.s.image} is up to date")
-            return
-        self.prepare_wheelhouse()
-        cmd = [
-            self.s.docker,
-            "build",
-            "-f",
+        self.docker_build(
             "docker/Dockerfile",
-            "-t",
             self.s.image,
-            "--label",
-            f"pytorch-lab.inputs={wanted}",
-        ]
-        for name, value in self.build_args().items():
+            ".",
+            self.inputs_hash(),
+            self.build_args(),
+            before=self.prepare_wheelhouse,
+        )
+
+    def docker_build(self, dockerfile: str, tag: str, context: str, inputs: str, build_args: dict, before=None) -> bool:
+        """Build tag with BuildKit unless its label says it holds these inputs; True if it was up to date."""
+        label = engine.answers(
+            [self.s.docker, "image", "inspect", "--format", '{{index .Config.Labels "pytorch-lab.inputs"}}', tag]
+        )
+        if self.s.get("FORCE_BUILD") != "1" and label == inputs:
+            say(f"image {tag} is up to date")
+            return True
+        if before:
+            before()
+        cmd = [self.s.docker, "build", "-f", dockerfile, "-t", tag, "--label", f"pytorch-lab.inputs={inputs}"]
+        for name, value in build_args.items():
             cmd += ["--build-arg", f"{name}={value}"]
         if self.s.get("CA_BUNDLE"):
             cmd += ["--secret", f"id=ca_bundle,src={self.s.get('CA_BUNDLE')}"]
         if self.s.get("BUILD_NETWORK"):
             cmd += ["--network", self.s.get("BUILD_NETWORK")]
-        say(f"building {self.s.image}")
-        proc = subprocess.run([*cmd, "."], cwd=ROOT, env={**self.s.env, "DOCKER_BUILDKIT": "1"})
+        say(f"building {tag}")
+        proc = subprocess.run([*cmd, context], cwd=ROOT, env={**self.s.env, "DOCKER_BUILDKIT": "1"})
         if proc.returncode != 0:
-            raise Failure(f"building {self.s.image} failed (see the build's output above)")
+            raise Failure(f"building {tag} failed (see the build's output above)")
         # Each rebuild leaves the previous image dangling; a few CUDA ones fill a disk.
         engine.docker(
             "image", "prune", "-f", "--filter", "label=pytorch-lab.inputs", check=False, docker_cmd=self.s.docker
         )
+        return False
 
     # ---- the running lab -----------------------------------------------------------------
 
@@ -503,7 +499,8 @@ class Lab:
         targets = [Path(nb).resolve().relative_to(ROOT).as_posix() for nb in notebooks] or [
             f"/opt/lab/notebooks/{self.s.lang}"
         ]
-        cmd = [self.s.docker, "run", "--rm", "--no-healthcheck"]
+        # LAB_WARM_KERNELS=0 in the environment spawns every kernel instead (labkit/warm.py).
+        cmd = [self.s.docker, "run", "--rm", "--no-healthcheck", "-e", "LAB_WARM_KERNELS"]
         if gpus:
             cmd += ["--gpus", gpus]
         cmd += [
@@ -541,6 +538,8 @@ class Lab:
                 "--no-healthcheck",
                 "-e",
                 "PYTHONDONTWRITEBYTECODE=1",
+                "-e",
+                "LAB_WARM_KERNELS",
                 "-v",
                 f"{ROOT / 'tests'}:/opt/lab/tests:ro",
                 "-v",
@@ -558,6 +557,7 @@ class Lab:
                 "tests",
                 "notebooks",
                 "--ignore=tests/host",
+                "--ignore=tests/classroom",
                 *extra,
             ]
         )
@@ -645,7 +645,7 @@ class Lab:
         ]
         python_files = ["scripts", "tests"]
         steps = [
-            [str(tools / "hadolint"), "docker/Dockerfile"],
+            [str(tools / "hadolint"), "docker/Dockerfile", "classroom/Dockerfile"],
             [str(tools / "shellcheck"), *shell_scripts],
             [str(tools / "ruff"), "check", *python_files],
             [str(tools / "ruff"), "format", "--check", *python_files],
@@ -658,6 +658,7 @@ class Lab:
                 "--eval-annotations",
                 "scripts/labkit/host.py",
                 "scripts/labkit/engine.py",
+                "scripts/labkit/classroom.py",
                 "scripts/labkit/lesson_build.py",
                 "scripts/lab.py",
             ],
@@ -706,6 +707,10 @@ COMMANDS = (
     "lint",
     "lessons",
     "host-venv",
+    "classroom-up",
+    "classroom-down",
+    "classroom-status",
+    "test-classroom",
 )
 
 
@@ -721,6 +726,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "reset-lesson":
             lab.reset_lesson(args.args[0] if args.args else lab.s.get("N"))
             return 0
+        if args.command.startswith("classroom-") or args.command == "test-classroom":
+            from . import classroom
+
+            return classroom.run(args.command)
         if args.command in ("build", "up", "down", "logs", "shell"):
             getattr(lab, args.command)()
             return 0

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from dockerlab import DOCKER, LAB_IMAGE, docker, start_lab
+from dockerlab import LAB_IMAGE, docker, start_lab
+from labtest import require_docker_engine
 
 
 @pytest.fixture(scope="session")
 def docker_engine():
     """The engine, or a loud failure when the run requires it (REQUIRE_DOCKER=1, as CI and make test set)."""
-    try:
-        ok = docker("info", check=False, timeout=30).returncode == 0
-    except FileNotFoundError:
-        ok = False
-    if not ok:
-        if os.environ.get("REQUIRE_DOCKER") == "1":
-            pytest.fail(f"REQUIRE_DOCKER=1 but no Docker engine answers to '{DOCKER} info'")
-        pytest.skip("no Docker engine; run through `make test` to test the image")
+    require_docker_engine("make test")
     if docker("image", "inspect", LAB_IMAGE, check=False).returncode != 0:
         pytest.fail(f"image {LAB_IMAGE} is not built; `make test` builds it first")
     return LAB_IMAGE
