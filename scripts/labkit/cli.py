@@ -9,7 +9,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from . import execute, report
+from . import execute, report, warm
 from .notebooks import (
     PROFILES,
     BadInput,
@@ -147,9 +147,10 @@ def run_all(tasks: list[execute.Task], jobs: int) -> list[execute.Result]:
     progress = Progress(len(tasks))
     results: dict[int, execute.Result] = {}
     # Each worker is one process that drives one kernel at a time. spawn, not fork: it exists
-    # everywhere (Windows and macOS have no safe fork) and a worker inherits no state.
+    # everywhere (Windows and macOS have no safe fork) and a worker inherits no state. Each worker
+    # starts its warm-kernel template at once, while it imports papermill (labkit/warm.py).
     with ProcessPoolExecutor(
-        max_workers=min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn")
+        max_workers=min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn"), initializer=warm.prestart
     ) as pool:
         futures = {pool.submit(execute.run, task): i for i, task in enumerate(tasks)}
         for future in as_completed(futures):

@@ -14,6 +14,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 from papermill.execute import remove_error_markers
 
+from . import warm
 from .notebooks import METRICS_MIME, RAISES_TAG, display_path
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -48,6 +49,7 @@ def run(task: Task) -> Result:
     log = task.output.with_suffix(".kernel.log")
     task.output.parent.mkdir(parents=True, exist_ok=True)
     task.output.unlink(missing_ok=True)  # a copy left by an earlier run must not be judged
+    warm.use_for_new_kernels()  # forked from this process's warm template, unless LAB_WARM_KERNELS=0
     started = time.monotonic()
     error = traceback = None
     # The kernel inherits this process's stderr: keep its chatter in a log beside the copy.
