@@ -1,5 +1,5 @@
 # pytorch-lab: `make up` starts the lab, `make test` proves it. The logic is in scripts/labkit/host.py;
-# without make (Windows PowerShell), run the same command as: python scripts/lab.py up
+# without make (Windows PowerShell), run the same command as: python -m scripts.lab up
 # Every knob below can be set on the command line or in the environment.
 VARIANT ?= cpu
 LAB_LANG ?= zh
