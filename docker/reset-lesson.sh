@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # reset-lesson N: put lesson N's original, in the lab's language (LAB_LANG), back in the workspace,
-# keeping the student's copy beside it as NN_name.backup-YYYYmmdd-HHMMSS.ipynb. Nothing is deleted.
+# keeping the student's copy beside it as NN_name.backup-YYYYmmdd-HHMMSS.ipynb (with -2, -3, ... after a
+# second reset in the same second). Nothing is deleted or replaced.
 set -euo pipefail
 work=/home/student/work
 lessons=$LAB_LESSONS_DIR/${LAB_LANG:-zh}
@@ -19,8 +20,15 @@ fi
 original=${originals[0]}
 name=${original##*/}
 if [ -e "$work/$name" ]; then
-    backup="$work/${name%.ipynb}.backup-$(date +%Y%m%d-%H%M%S).ipynb"
-    cp -p "$work/$name" "$backup"
+    # Two resets in the same second must not share a name: the second would replace the first backup.
+    stamp=$(date +%Y%m%d-%H%M%S)
+    backup="$work/${name%.ipynb}.backup-$stamp.ipynb"
+    n=2
+    while [ -e "$backup" ]; do
+        backup="$work/${name%.ipynb}.backup-$stamp-$n.ipynb"
+        n=$((n + 1))
+    done
+    cp -p --no-clobber "$work/$name" "$backup"
     echo "kept your version as ${backup##*/}"
 fi
 # Write beside, then rename: the lesson is never half-written, even if this is interrupted.

@@ -233,6 +233,31 @@ def test_reset_lesson_restores_the_original_and_keeps_the_students_copy(lab):
     assert [b.read_text() for b in backups] == [edited]
 
 
+def test_two_resets_in_the_same_second_keep_both_backups(lab):
+    """The backup's name has one-second resolution; a second reset in that second must not replace the first."""
+    lesson = lab.workspace / "09_linear_regression.ipynb"
+    original = lesson.read_text()
+    lesson.write_text(original.replace("# 09 · ", "# first edit 09 · "))
+    first = lesson.read_text()
+    # A `date` that always answers the same second puts both resets in it, however slow the machine.
+    script = (
+        "mkdir -p /tmp/clock && printf '#!/bin/sh\\necho 20260101-000000\\n' > /tmp/clock/date"
+        " && chmod +x /tmp/clock/date && export PATH=/tmp/clock:$PATH"
+        " && reset-lesson 9"
+        " && sed -i 's/# 09 · /# second edit 09 · /' work/09_linear_regression.ipynb"
+        " && reset-lesson 9"
+    )
+    out = docker("exec", "-w", "/home/student", lab.container(), "bash", "-c", script).stdout
+    assert "kept your version as 09_linear_regression.backup-20260101-000000-2.ipynb" in out, out
+    stamped = lab.workspace / "09_linear_regression.backup-20260101-000000.ipynb"
+    second = lab.workspace / "09_linear_regression.backup-20260101-000000-2.ipynb"
+    assert stamped.read_text() == first
+    assert second.read_text() == original.replace("# 09 · ", "# second edit 09 · ")
+    assert lesson.read_text() == original
+    stamped.unlink()
+    second.unlink()
+
+
 def test_reset_lesson_restores_in_the_labs_language_keeping_the_other(lab):
     """LAB_LANG=en make reset-lesson 9 on a Chinese workspace: English 09, the Chinese one kept as a backup."""
     lesson = lab.workspace / "09_linear_regression.ipynb"
