@@ -482,21 +482,28 @@ class Lab:
         """Run notebooks of this repository inside the image: make run NB="a.ipynb b.ipynb"."""
         self.need_docker()
         notebooks = engine.words(self.s.get("NB")) if notebooks is None else notebooks
+        paths = []
         for nb in notebooks:
             path = Path(nb)
             if not path.exists():
-                raise Failure(
-                    f"{nb}: no such notebook; give paths under this folder, "
-                    "e.g. NB=notebooks/zh/09_linear_regression.ipynb"
-                )
+                # notebooks/09_linear_regression.ipynb: lesson 09 in the lab's language (notebooks/zh/...)
+                lesson = ROOT / "notebooks" / self.s.lang / path.name
+                if path.resolve().parent != ROOT / "notebooks" or not lesson.exists():
+                    raise Failure(
+                        f"{nb}: no such notebook; give paths under this folder, "
+                        "e.g. NB=notebooks/zh/09_linear_regression.ipynb"
+                    )
+                say(f"{nb}: running {lesson.relative_to(ROOT).as_posix()}, the lesson in the lab's language")
+                path = lesson
             if not path.resolve().is_relative_to(ROOT):
                 raise Failure(f"{nb} is outside this folder; the image sees only the repository")
+            paths.append(path)
         self.build()
         out_dir = Path(out or self.s.get("OUT", "build/run")).resolve()
         out_dir.mkdir(parents=True, exist_ok=True)
         if hasattr(os, "getuid") and os.getuid() == 0:
             os.chown(out_dir, *(int(n) for n in self.s.uid_gid))
-        targets = [Path(nb).resolve().relative_to(ROOT).as_posix() for nb in notebooks] or [
+        targets = [path.resolve().relative_to(ROOT).as_posix() for path in paths] or [
             f"/opt/lab/notebooks/{self.s.lang}"
         ]
         # LAB_WARM_KERNELS=0 in the environment spawns every kernel instead (labkit/warm.py).

@@ -302,8 +302,20 @@ def test_make_run_executes_notebooks_in_the_image(lab, tmp_path):
 
 
 def test_make_run_passes_a_learning_rate_as_a_number(lab, tmp_path):
-    result = make_run(lab, tmp_path, "notebooks/zh/09_linear_regression.ipynb", "-p lr 1e-3 -p epochs 50")
+    """Issue 9's command as written: a lesson named without its language folder runs in the lab's language."""
+    result = make_run(lab, tmp_path, "notebooks/09_linear_regression.ipynb", "-p lr 1e-3 -p epochs 50")
     assert result["parameters"]["lr"] == 0.001 and result["status"] == "passed"
+    assert result["path"].endswith("notebooks/zh/09_linear_regression.ipynb"), result["path"]
+
+
+def test_make_run_names_a_notebook_that_is_not_there(lab):
+    env = {**lab.env, "NB": "notebooks/99_no_such_lesson.ipynb"}
+    proc = lab_command("run", env=env, timeout=60)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines() == [
+        "error: notebooks/99_no_such_lesson.ipynb: no such notebook; give paths under this folder, "
+        "e.g. NB=notebooks/zh/09_linear_regression.ipynb"
+    ]
 
 
 def test_make_run_stops_an_endless_notebook_at_its_timeout(lab, tmp_path):
