@@ -176,3 +176,57 @@ def test_lessons_of_both_languages_keep_apart_in_the_output(runner, tmp_path):
     assert run.returncode == 0, run.stderr
     assert (run.output_dir / "zh" / "01_course_overview.ipynb").is_file()
     assert (run.output_dir / "en" / "01_course_overview.ipynb").is_file()
+
+
+# ---- the runner's kernel client (labkit.execute.ReadyClient) ---------------------------------
+
+
+def ready_kernel_then(check, kernel_name: str = "python3", **manager):
+    """Start a kernel as the runner does, wait until ready, run check(client), always shut it down."""
+    import asyncio
+
+    from labkit.execute import ReadyClient, RunnerKernelManager
+
+    async def session():
+        km = RunnerKernelManager(kernel_name=kernel_name, **manager)
+        await km.start_kernel()
+        kc = km.client()
+        assert isinstance(kc, ReadyClient)
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            return await check(kc)
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+
+    return asyncio.run(session())
+
+
+def test_a_ready_kernel_has_nothing_left_over_on_iopub():
+    """Ready means IOPub has been read up to now: the first message after it answers our first request."""
+
+    async def first_message(kc):
+        msg_id = kc.execute("1 + 1")
+        msg = await kc.get_iopub_msg(timeout=30)
+        return msg["parent_header"].get("msg_id") == msg_id, msg["msg_type"], msg["content"].get("execution_state")
+
+    for _ in range(5):  # IOPub's connection races the first request: try it more than once
+        assert ready_kernel_then(first_message) == (True, "status", "busy")
+
+
+def test_a_kernel_that_dies_before_it_is_ready_is_reported_at_once(tmp_path, monkeypatch):
+    import json
+    import sys
+    import time
+
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = tmp_path / "kernels" / "dies"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-c", "import sys; sys.exit(3)", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "dies", "language": "python"}))
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="Kernel died before replying to kernel_info"):
+        ready_kernel_then(None, "dies", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")]))
+    assert time.monotonic() - started < 30, "it waited for the whole start-up timeout"

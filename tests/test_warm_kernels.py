@@ -118,6 +118,38 @@ def test_the_template_holds_the_heavy_modules_no_busy_thread_and_no_cuda(kernels
     assert state["cuda_initialized"] is False
 
 
+def test_the_templates_imports_never_ask_about_cuda():
+    """Even asking how many GPUs there are loads the CUDA driver, and a child forked after that cannot use it.
+
+    A fresh interpreter imports what the template imports, with every way torch asks (its Python
+    functions and the native calls behind them) counting its callers.
+    """
+    script = f"""
+import importlib, json, torch
+asked = []
+def counting(owner, name):
+    real = getattr(owner, name)
+    def call(*args, **kwargs):
+        asked.append(name)
+        return real(*args, **kwargs)
+    setattr(owner, name, call)
+for name in ("_cuda_getDeviceCount", "_cuda_init", "_cuda_getDevice"):
+    if hasattr(torch._C, name):
+        counting(torch._C, name)
+for name in ("is_available", "device_count", "init", "current_device"):
+    counting(torch.cuda, name)
+for name in {list(warm.HEAVY + warm.KERNEL_START)!r}:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        pass
+print(json.dumps({{"asked": asked, "initialized": torch.cuda.is_initialized()}}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"asked": [], "initialized": False}
+
+
 def test_nothing_a_kernel_does_reaches_the_next(kernels, tmp_path):
     first_dir, second_dir, elsewhere = (tmp_path / name for name in ("first", "second", "elsewhere"))
     for folder in (first_dir, second_dir, elsewhere):

@@ -52,7 +52,9 @@ from jupyter_client.provisioning import LocalProvisioner
 
 KNOB = "LAB_WARM_KERNELS"
 NAME = "labkit-warm"  # the entry point's name in jupyter_client.kernel_provisioners
-HEAVY = ("numpy", "torch", "matplotlib", "matplotlib.pyplot", "ipykernel.kernelapp")
+# torch._dynamo: a lesson's first optimizer imports it (about 800 modules, sympy among them: 0.9 s
+# in the CPU image); it starts no thread and asks nothing of CUDA.
+HEAVY = ("numpy", "torch", "torch._dynamo", "matplotlib", "matplotlib.pyplot", "ipykernel.kernelapp")
 # What IPKernelApp imports as it starts (its shell, its debugger, IPython's history and help):
 # imported in the template too, so that a forked kernel answers sooner. Never matplotlib_inline's
 # backend: importing it hooks the running shell, which the template has not.
