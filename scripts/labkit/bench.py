@@ -691,8 +691,9 @@ def warm_note(report: dict) -> list[str]:
     saved = cold - warm - template
     one_lesson = f"{abs(saved):.0f} MB {'less' if saved >= 0 else 'more'}"
     return [
-        "Warm kernels (labkit/warm.py): each kernel is forked from a template that imported torch, numpy, "
-        "matplotlib and ipykernel when the server started; `LAB_WARM_KERNELS=0` spawns every kernel instead. "
+        "Warm kernels (labkit/warm.py): each kernel is forked from a template that imported torch (with "
+        "torch._dynamo, which a first optimizer loads), numpy, matplotlib and ipykernel when the server "
+        "started; `LAB_WARM_KERNELS=0` spawns every kernel instead. "
         f"The template costs {template:.0f} MB (PSS) before any kernel runs; each kernel that imported torch then "
         f"costs {warm:.0f} MB instead of {cold:.0f} MB. In classroom mode each student's server is the lab's image with the same server "
         f"settings, so warm kernels are on there too: about {template:.0f} MB more per student who opens no lesson, "
@@ -706,7 +707,7 @@ def markdown(report: dict) -> str:
     lines = [
         "# Benchmarks",
         "",
-        f"Measured by `make bench` (scripts/bench.py) on {m['date']}: {m['cpu']}, {m['cores']} cores, "
+        f"Measured by `make bench` (scripts/labkit/bench.py) on {m['date']}: {m['cpu']}, {m['cores']} cores, "
         f"{m['memory_gb']} GB, Docker {m['docker']}. Times are medians of {report['repeats']} runs "
         f"(suite: {report['suite_repeats']}); every figure sits beside its baseline from the same run. "
         "Rerun `make bench` to refresh this file.",
