@@ -7,67 +7,17 @@ import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from queue import Empty
 
 import nbformat
 import papermill
-from jupyter_client.asynchronous import AsyncKernelClient
-from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 from papermill.execute import remove_error_markers
-from traitlets import default
 
 from . import warm
 from .notebooks import METRICS_MIME, RAISES_TAG, display_path
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-class ReadyClient(AsyncKernelClient):
-    """jupyter_client's client, less the fixed 0.2 s its wait_for_ready spends on every kernel.
-
-    jupyter_client's version ends by reading IOPub until it has been quiet for 0.2 s. Here it ends
-    as soon as IOPub brings the idle status of our own kernel_info request: the kernel publishes in
-    order, so everything it said before that has then been read. If IOPub was not yet connected
-    and missed that status, the request is sent again (after 0.1 s, not 1 s).
-    """
-
-    async def wait_for_ready(self, timeout: float | None = None) -> None:
-        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
-        while True:
-            msg_id = self.kernel_info()
-            reply = await self._answer(self.shell_channel, msg_id, 1.0)
-            if reply is not None and await self._answer(self.iopub_channel, msg_id, 0.1, idle=True) is not None:
-                self._handle_kernel_info_reply(reply)
-                return
-            if not await self._async_is_alive():
-                raise RuntimeError("Kernel died before replying to kernel_info")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
-
-    @staticmethod
-    async def _answer(channel, msg_id: str, seconds: float, idle: bool = False) -> dict | None:
-        """The first message on channel in answer to msg_id (with idle: its idle status), or None."""
-        end = time.monotonic() + seconds
-        while (left := end - time.monotonic()) > 0:
-            try:
-                msg = await channel.get_msg(timeout=left)
-            except Empty:
-                return None
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue  # an earlier request's answer, or the kernel's start-up chatter
-            if not idle or (msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle"):
-                return msg
-        return None
-
-
-class RunnerKernelManager(AsyncKernelManager):
-    """The runner's kernels: jupyter_client's manager with the ReadyClient above."""
-
-    @default("client_factory")
-    def _client_factory_default(self) -> type:
-        return ReadyClient
 
 
 @dataclass
@@ -117,7 +67,6 @@ def run(task: Task) -> Result:
                 progress_bar=False,
                 log_output=False,
                 shutdown_kernel="immediate",  # the run is over: no need to wait for a polite exit
-                kernel_manager_class=RunnerKernelManager,
             )
         except PapermillExecutionError:
             pass  # judged below from the executed copy, where tagged cells may err on purpose
