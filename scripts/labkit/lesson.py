@@ -2,19 +2,25 @@
 
 A lesson's setup cell makes one ``lesson = Lesson("09_linear_regression", lang, solutions)``.
 Then ``lesson.t("中文", "English")`` picks the student's language, ``lesson.device(device)``
-resolves "auto"/"cpu"/"cuda", ``lesson.check(N)`` checks exercise N and ``lesson.report(...)``
-displays the numbers the runner collects. Standard library only (torch is imported on use).
+resolves "auto"/"cpu"/"cuda", ``lesson.check(N)`` checks exercise N, ``lesson.progress(range(epochs))`` draws a progress bar and
+``lesson.report(...)`` shows a short summary and records the numbers the runner collects.
+Standard library only (torch, tqdm and IPython are imported on use).
 
 Exercises live in the lesson's notebook metadata (pytorch_lab.exercises, written by
 labkit.lesson_build). ``solutions`` fills them in: False leaves the student's answer, True runs
 the reference solution, "wrong" runs a plausible wrong answer that the check must reject.
+The build also writes ``checks="…"`` into the setup cell's ``Lesson(...)`` call: a fingerprint of the
+exercises the copy was made with. A copy whose checks are older than the course's is told so,
+never judged with checks written for another version of the lesson.
 """
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import os
+import sys
 from pathlib import Path
 
 METRICS_MIME = "application/vnd.pytorch-lab.metrics+json"
@@ -22,8 +28,14 @@ LESSONS_ENV = "LAB_LESSONS_DIR"
 SOLUTION_MODES = (False, True, "wrong")
 
 
+def checks_fingerprint(exercises: dict) -> str:
+    """A short fingerprint of what decides a verdict (names, check, solution, wrong), the same in both languages."""
+    decisive = {n: {k: e[k] for k in ("names", "check", "solution", "wrong")} for n, e in sorted(exercises.items())}
+    return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:12]
+
+
 class Lesson:
-    def __init__(self, name: str, lang: str = "zh", solutions=False):
+    def __init__(self, name: str, lang: str = "zh", solutions=False, checks: str | None = None):
         if lang not in ("zh", "en"):
             raise SystemExit(f"lang must be 'zh' or 'en', not {lang!r} / lang 只能是 'zh' 或 'en'")
         if solutions not in SOLUTION_MODES:
@@ -31,6 +43,7 @@ class Lesson:
         self.name = name
         self.lang = lang
         self.solutions = solutions
+        self.checks = checks
         self.results: dict[str, str] = {}
         self._exercises = None
 
@@ -82,13 +95,27 @@ class Lesson:
         """Check exercise N in the caller's variables; print ✓, a hint, or that it is not done yet.
 
         The verdict ("passed", "rejected" or "not done") goes to self.results and the lesson's report."""
-        exercise = self.exercises()[str(number)]
+        exercises = self.exercises()
+        label = self.t(f"练习 {number}", f"Exercise {number}")
+        if self.checks and exercises and self.checks != checks_fingerprint(exercises):
+            self.results[str(number)] = "outdated"
+            print(
+                f"⚠️ {label}: "
+                + self.t(
+                    f"这份第 {self.name[:2]} 课比课程里的版本旧，练习的检查已经改过，所以这里不判对错。"
+                    f"要换成新版本：make reset-lesson {int(self.name[:2])}（你的这份会另存为备份）。",
+                    f"this copy of lesson {self.name[:2]} is older than the course's, whose checks have changed, "
+                    f"so it is not judged here. To take the new version: make reset-lesson {int(self.name[:2])} "
+                    "(your copy is kept as a backup).",
+                )
+            )
+            return
+        exercise = exercises[str(number)]
         namespace = inspect.currentframe().f_back.f_globals
         if self.solutions:
             exec(exercise["solution" if self.solutions is True else "wrong"], namespace)
         status, detail = self._judge(exercise, namespace)
         self.results[str(number)] = status
-        label = self.t(f"练习 {number}", f"Exercise {number}")
         if status == "passed":
             print(f"✓ {label}: " + self.t("正确！", "correct!"))
         elif status == "not done":
@@ -124,14 +151,92 @@ class Lesson:
             return "rejected", f"({type(exc).__name__}: {exc})"
         return "passed", ""
 
+    # ---- progress ---------------------------------------------------------------------------
+
+    def progress(self, iterable, desc: str | None = None, total: int | None = None):
+        """A progress bar over iterable: a widget in the lab, text elsewhere.
+
+        In an executed copy (the runner, make test) the bar's last state stays readable as text."""
+        return progress(iterable, desc=desc, total=total)
+
     # ---- metrics --------------------------------------------------------------------------
 
     def report(self, **metrics) -> None:
-        """Display the lesson's key numbers, and its exercises' results, for the runner."""
+        """Show the lesson's key numbers and its exercises' results, and record them for the runner."""
         if self.results:
             metrics["exercises"] = dict(self.results)
+        text = self.summary(metrics)
         try:
             from IPython.display import display
         except ImportError:  # plain Python (the benchmark's baseline)
+            print(text)
             return
-        display({METRICS_MIME: metrics, "text/plain": f"metrics: {metrics}"}, raw=True)
+        display({METRICS_MIME: metrics, "text/plain": text}, raw=True)
+
+    def summary(self, metrics: dict) -> str:
+        """The numbers as a student reads them: rounded, one per line, exercises as ✓ or what is missing."""
+        marks = {
+            "passed": "✓",
+            "not done": self.t("未完成", "not done"),
+            "rejected": self.t("✗ 还不对", "✗ not yet right"),
+            "outdated": self.t("旧版本，未检查", "older copy, not checked"),
+        }
+        lines = [self.t(f"第 {self.name[:2]} 课的结果：", f"Lesson {self.name[:2]}, results:")]
+        for key, value in metrics.items():
+            if key == "exercises":
+                continue
+            lines.append(f"  {key}: {rounded(value)}")
+        for number, status in metrics.get("exercises", {}).items():
+            lines.append(f"  {self.t('练习', 'exercise')} {number}: {marks.get(status, status)}")
+        return "\n".join(lines)
+
+
+def rounded(value):
+    """Floats to 4 significant digits, inside lists too; everything else as it is."""
+    if isinstance(value, float):
+        return float(f"{value:.4g}")
+    if isinstance(value, (list, tuple)):
+        return [rounded(v) for v in value]
+    return value
+
+
+def in_a_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def progress(iterable, desc: str | None = None, total: int | None = None):
+    """tqdm over iterable: the notebook widget where ipywidgets and a kernel are, else text on stdout."""
+    if in_a_kernel():
+        try:
+            return _WidgetBar(iterable, desc=desc, total=total)
+        except ImportError:
+            pass
+    from tqdm.std import tqdm
+
+    # stdout: a notebook shows stderr in red; mininterval keeps an executed copy's text short
+    return tqdm(iterable, desc=desc, total=total, file=sys.stdout, mininterval=1.0, ascii=True)
+
+
+def _WidgetBar(iterable, **kwargs):  # noqa: N802  (a factory that stands for the class below)
+    import ipywidgets  # noqa: F401  (without it tqdm.notebook would warn and fall back to text)
+    from IPython.display import display
+    from tqdm.notebook import tqdm
+
+    class WidgetBar(tqdm):
+        """tqdm.notebook's bar, displayed with an id, so that closing it also leaves its final text in the output."""
+
+        def __init__(self, *args, **kw):
+            super().__init__(*args, display=False, **kw)
+            self.handle = display(self.container, display_id=True)
+
+        def close(self):
+            super().close()
+            if getattr(self, "handle", None) is not None:
+                self.handle.update(self.container)
+
+    return WidgetBar(iterable, **kwargs)

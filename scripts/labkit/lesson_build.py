@@ -27,7 +27,10 @@ A source file, notebooks/source/NN_topic.md, is a sequence of blocks:
     ```
 
 The parameters cell gets ``lang = "zh"`` (or ``"en"``) as its first line: that value is the only
-difference between the code of the two notebooks. Exercise answers and checks go to the notebook's
+difference between the code of the two notebooks. In a lesson with exercises, the setup cell's
+``Lesson("NN_topic", lang, solutions)`` gets ``checks="…"``, the fingerprint of its exercises'
+checks (labkit.lesson.checks_fingerprint), so that a student's copy knows which checks it was made for.
+Exercise answers and checks go to the notebook's
 metadata (pytorch_lab.exercises), where labkit.lesson finds them; the student sees only the
 starter cell and a ``lesson.check(N)`` cell. Standard library only, so any Python 3.9 runs it.
 """
@@ -41,6 +44,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .lesson import checks_fingerprint
+
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
 SOURCE_DIR = "source"
@@ -49,6 +54,7 @@ LANG_LINE = {
     "zh": 'lang = "zh"  # 课程语言 / language: "zh" 中文, "en" English',
     "en": 'lang = "en"  # language / 课程语言: "en" English, "zh" 中文',
 }
+SETUP_CALL = re.compile(r'Lesson\("\d\d_\w+", lang, solutions\)')
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
@@ -192,6 +198,10 @@ def render(source: Source, lang: str) -> dict:
             cell["outputs"] = []
         cells.append(cell)
 
+    fingerprint = None
+    decisive = {str(c.exercise["number"]): c.exercise for c in source.cells if c.kind == "exercise"}
+    if decisive:
+        fingerprint = checks_fingerprint(decisive)
     for cell in source.cells:
         if cell.kind == "markdown":
             add("markdown", cell.text[lang])
@@ -199,6 +209,8 @@ def render(source: Source, lang: str) -> dict:
             code = cell.text[""]
             if "parameters" in cell.tags:
                 code = LANG_LINE[lang] + "\n" + code
+            if fingerprint:
+                code = SETUP_CALL.sub(lambda m: f'{m.group(0)[:-1]}, checks="{fingerprint}")', code)
             add("code", code, cell.tags)
         else:
             ex = cell.exercise
