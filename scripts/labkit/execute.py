@@ -62,7 +62,8 @@ def run(task: Task) -> Result:
                 str(task.output),
                 parameters=task.parameters,
                 kernel_name=task.kernel_name,
-                cwd=str(task.path.parent),
+                # the copy's folder: writable wherever the lesson itself is not (the image's lessons are root's)
+                cwd=str(task.output.parent),
                 execution_timeout=task.timeout,
                 progress_bar=False,
                 log_output=False,
