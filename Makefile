@@ -1,4 +1,4 @@
-# pytorch-lab: `make up` starts the lab, `make test` proves it. The logic is in scripts/labkit/host.py;
+# pytorch-lab: `make up` starts the lab, `make test` proves it. The logic is in scripts/labkit/host/;
 # without make (Windows PowerShell), run the same command as: python -m scripts.lab up
 # Every knob below can be set on the command line or in the environment.
 VARIANT ?= cpu
@@ -23,7 +23,7 @@ export VARIANT LAB_LANG LAB_PORT IMAGE DOCKER COMPOSE BASE_IMAGE CA_BUNDLE BUILD
 
 LAB := $(PYTHON) scripts/lab.py
 .DEFAULT_GOAL := help
-.PHONY: help up down logs shell build test test-gpu run reset-lesson doctor bench lint lessons
+.PHONY: help up down logs shell build test test-unit test-gpu run reset-lesson doctor bench lint lessons
 .PHONY: classroom-up classroom-down classroom-status test-classroom
 
 # `make reset-lesson 9`: the number after the target is its argument, not a goal.
@@ -51,8 +51,11 @@ shell: ## open a shell in the running lab
 build: ## build the image if its inputs changed [VARIANT=cpu|cuda BUILD_NETWORK=host]
 	@$(LAB) build
 
-test: ## build the image and run every test against it [VARIANT=cpu|cuda COMPOSE=v2|v1]
+test: ## the fast tests, then build the image and run every test against it [VARIANT=cpu|cuda COMPOSE=v2|v1]
 	@$(LAB) test
+
+test-unit: ## the fast tests alone: no Docker, a few seconds (labkit, lesson sources, the host side)
+	@$(LAB) test-unit
 
 test-gpu: ## run every lesson in the CUDA image on the GPU (NVIDIA hosts)
 	@$(LAB) test-gpu

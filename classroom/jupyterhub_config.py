@@ -77,7 +77,10 @@ if token_file.is_file() and token_file.read_text().strip():
 idle_timeout = int(env("CLASSROOM_IDLE_TIMEOUT", "3600"))
 if idle_timeout > 0:
     services.append(
-        {"name": "idle-culler", "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={idle_timeout}"]}
+        {
+            "name": "idle-culler",
+            "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={idle_timeout}"],
+        }
     )
     roles.append(
         {

@@ -12,6 +12,6 @@ c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
 c.LabApp.news_url = None
 c.LabApp.extension_manager = "readonly"
 # Kernels forked from a template that imported torch, numpy and matplotlib as the server started
-# (labkit/warm.py): a lesson's first cell answers at once. LAB_WARM_KERNELS=0 spawns each kernel.
+# (labkit/warm): a lesson's first cell answers at once. LAB_WARM_KERNELS=0 spawns each kernel.
 c.ServerApp.jpserver_extensions.update({"labkit.warm": True})
 c.KernelProvisionerFactory.default_provisioner_name = "labkit-warm"

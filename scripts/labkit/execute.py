@@ -15,7 +15,8 @@ from papermill.exceptions import PapermillExecutionError
 from papermill.execute import remove_error_markers
 
 from . import warm
-from .notebooks import METRICS_MIME, RAISES_TAG, display_path
+from .contract import METRICS_MIME, RAISES_TAG
+from .notebooks import display_path
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

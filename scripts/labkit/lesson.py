@@ -23,8 +23,8 @@ import os
 import sys
 from pathlib import Path
 
-METRICS_MIME = "application/vnd.pytorch-lab.metrics+json"
-LESSONS_ENV = "LAB_LESSONS_DIR"
+from .contract import LANGUAGES, LESSONS_ENV, METADATA_KEY, METRICS_MIME
+
 SOLUTION_MODES = (False, True, "wrong")
 
 
@@ -36,7 +36,7 @@ def checks_fingerprint(exercises: dict) -> str:
 
 class Lesson:
     def __init__(self, name: str, lang: str = "zh", solutions=False, checks: str | None = None):
-        if lang not in ("zh", "en"):
+        if lang not in LANGUAGES:
             raise SystemExit(f"lang must be 'zh' or 'en', not {lang!r} / lang 只能是 'zh' 或 'en'")
         if solutions not in SOLUTION_MODES:
             raise SystemExit(f"solutions must be False, True or 'wrong', not {solutions!r}")
@@ -79,7 +79,7 @@ class Lesson:
             candidates.append(Path.cwd() / f"{self.name}.ipynb")
             for path in candidates:
                 if path.is_file():
-                    meta = json.loads(path.read_text(encoding="utf-8"))["metadata"].get("pytorch_lab", {})
+                    meta = json.loads(path.read_text(encoding="utf-8"))["metadata"].get(METADATA_KEY, {})
                     self._exercises = meta.get("exercises", {})
                     break
             else:

@@ -44,10 +44,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .contract import LANGUAGES, METADATA_KEY, PARAMETERS_TAG
 from .lesson import checks_fingerprint
 
-LANGUAGES = ("zh", "en")
-DEFAULT_LANGUAGE = "zh"
 SOURCE_DIR = "source"
 EXERCISE_PARTS = ("starter", "solution", "wrong", "check", "hint zh", "hint en")
 LANG_LINE = {
@@ -207,7 +206,7 @@ def render(source: Source, lang: str) -> dict:
             add("markdown", cell.text[lang])
         elif cell.kind == "code":
             code = cell.text[""]
-            if "parameters" in cell.tags:
+            if PARAMETERS_TAG in cell.tags:
                 code = LANG_LINE[lang] + "\n" + code
             if fingerprint:
                 code = SETUP_CALL.sub(lambda m: f'{m.group(0)[:-1]}, checks="{fingerprint}")', code)
@@ -232,7 +231,7 @@ def render(source: Source, lang: str) -> dict:
         "metadata": {
             "kernelspec": KERNELSPEC,
             "language_info": {"name": "python"},
-            "pytorch_lab": lab_meta,
+            METADATA_KEY: lab_meta,
         },
         "nbformat": 4,
         "nbformat_minor": 5,

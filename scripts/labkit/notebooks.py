@@ -8,14 +8,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LESSONS_ENV = "LAB_LESSONS_DIR"  # the image sets it to /opt/lab/notebooks
-LANGUAGES = ("zh", "en")
+from .contract import LANGUAGES, LESSONS_ENV, METADATA_KEY, PARAMETERS_TAG
+
 LESSON_PATTERN = re.compile(r"^\d\d_.+\.ipynb$")
-PARAMETERS_TAG = "parameters"
-RAISES_TAG = "raises-exception"
-METADATA_KEY = "pytorch_lab"
-METRICS_MIME = "application/vnd.pytorch-lab.metrics+json"
-PROFILES = ("quick", "full")
 
 
 class BadInput(Exception):

@@ -24,7 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from .notebooks import LANGUAGES, LESSON_PATTERN, METADATA_KEY, display_path
+from . import execute
+from .contract import LANGUAGES, METADATA_KEY
+from .notebooks import LESSON_PATTERN, display_path, load, resolve_parameters
 
 CUDA_STOP = re.compile(
     r"cell [1-4] \(In \[\d\]\): SystemExit: device='cuda' was asked for, but PyTorch sees no CUDA GPU"
@@ -62,9 +64,6 @@ class NotebookRun(pytest.Item):
         self.expect = expect
 
     def execute(self):
-        from . import execute
-        from .notebooks import load, resolve_parameters
-
         info = load(self.path)
         params = resolve_parameters(info, self.profile, self.overrides)
         folder = Path(tempfile.mkdtemp(prefix=f"{self.path.stem}-{self.name}-"))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from hubclient import Browser, Hub
 
-from labkit import engine
-from labtest import require_docker_engine
+from hubclient import Browser, Hub
+from labkit.host.net import free_port
+from support import LAB_IMAGE, docker, require_docker_engine
 
 STUDENTS = ("alice", "bob", "carol")
 PASSWORD = "lesson-09-regression"
@@ -18,7 +18,7 @@ PASSWORD = "lesson-09-regression"
 def hub(tmp_path_factory):
     """A classroom as `make classroom-up` starts it, on its own port and project; removed afterwards, volumes too."""
     require_docker_engine("make test-classroom")
-    port = engine.free_port()
+    port = free_port()
     project = f"pytorch-lab-classroom-test-{port}"
     env = {
         **os.environ,
@@ -27,15 +27,15 @@ def hub(tmp_path_factory):
         "CLASSROOM_ADMIN_TOKEN_FILE": str(tmp_path_factory.mktemp("hub") / "admin-token"),
         "CLASSROOM_STUDENTS": " ".join(STUDENTS),
         "CLASSROOM_MEM_LIMIT": "1G",
-        "IMAGE": os.environ.get("LAB_IMAGE", "pytorch-lab:cpu"),
+        "IMAGE": LAB_IMAGE,
     }
     started = Hub(port, project, env)
     started.command("classroom-up")
     yield started
     started.command("classroom-down", check=False)
-    volumes = engine.docker("volume", "ls", "-q", "--filter", f"name={project}", check=False).stdout.split()
+    volumes = docker("volume", "ls", "-q", "--filter", f"name={project}", check=False).stdout.split()
     if volumes:
-        engine.docker("volume", "rm", "-f", *volumes, check=False)
+        docker("volume", "rm", "-f", *volumes, check=False)
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,11 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, STUDENTS
-from hubclient import Browser, Kernel, Server, wait_until
 
-from labkit import engine
-from labkit.engine import ROOT
+from conftest import PASSWORD, STUDENTS
+from hubclient import Browser
+from labkit.host.net import http_status, wait_until
+from support import ROOT, docker
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 LESSONS = sorted(p.name for p in (ROOT / "notebooks" / "zh").glob("*.ipynb"))
@@ -34,13 +34,13 @@ def test_each_student_logs_in_and_gets_a_server_listing_every_lesson(hub, studen
 def test_the_health_check_follows_the_hub_prefix_so_every_student_container_is_healthy(hub, students):
     def healthy() -> bool:
         states = [
-            engine.docker("inspect", "--format", "{{.State.Health.Status}}", hub.student_container(name)).stdout.strip()
+            docker("inspect", "--format", "{{.State.Health.Status}}", hub.student_container(name)).stdout.strip()
             for name in STUDENTS
         ]
         assert "unhealthy" not in states, states
         return states == ["healthy"] * 3
 
-    wait_until(healthy, 60, what="healthy student containers")
+    wait_until(healthy, 60, 0.5, what="healthy student containers")
 
 
 def test_a_student_not_on_the_list_cannot_log_in_before_the_teacher_approves(hub):
@@ -58,7 +58,7 @@ def test_lesson_09_runs_in_a_students_kernel(hub, students):
     answer = students["alice"].get("/user/alice/api/contents/09_linear_regression.ipynb")
     assert answer.status == 200
     cells = [c for c in answer.json()["content"]["cells"] if c["cell_type"] == "code"]
-    kernel = Kernel(Server(hub, "alice", token))
+    kernel = hub.kernel("alice", token)
     try:
         for number, cell in enumerate(cells, 1):
             result = kernel.execute(cell["source"], timeout=180)
@@ -78,21 +78,21 @@ def test_a_students_cookie_cannot_reach_another_students_server(hub, students):
 
 def test_a_students_token_cannot_read_another_students_files_or_start_their_kernel(hub, students):
     token = hub.user_token("alice")
-    bobs = Server(hub, "bob", token)
+    bobs = hub.server("bob", token)
     assert bobs.request("GET", "api/contents").status in (403, 404)
     assert bobs.request("POST", "api/kernels", {"name": "python3"}).status in (403, 404)
     assert hub.api("users/bob", token=token).status in (403, 404)
     # The same token opens alice's own files: the refusals above are about whose server it is.
-    assert Server(hub, "alice", token).request("GET", "api/contents").status == 200
+    assert hub.server("alice", token).request("GET", "api/contents").status == 200
 
 
 def test_the_hub_listens_on_loopback_only(hub):
-    cid = engine.docker("ps", "-q", "--filter", f"label=com.docker.compose.project={hub.project}").stdout.split()[0]
-    bindings = json.loads(engine.docker("inspect", "--format", "{{json .HostConfig.PortBindings}}", cid).stdout)
+    cid = docker("ps", "-q", "--filter", f"label=com.docker.compose.project={hub.project}").stdout.split()[0]
+    bindings = json.loads(docker("inspect", "--format", "{{json .HostConfig.PortBindings}}", cid).stdout)
     assert [b["HostIp"] for b in bindings["8000/tcp"]] == ["127.0.0.1"]
-    assert engine.http_status(hub.port, "/hub/health") == 200
+    assert http_status(hub.port, "/hub/health") == 200
     for address in host_addresses():
-        assert engine.http_status(hub.port, "/hub/health", host=address) is None, address
+        assert http_status(hub.port, "/hub/health", host=address) is None, address
 
 
 def host_addresses() -> set[str]:
@@ -104,7 +104,7 @@ def host_addresses() -> set[str]:
             found.add(probe.getsockname()[0])
         except OSError:
             pass
-    bridge = engine.docker("network", "inspect", "bridge", "--format", "{{range .IPAM.Config}}{{.Gateway}}{{end}}")
+    bridge = docker("network", "inspect", "bridge", "--format", "{{range .IPAM.Config}}{{.Gateway}}{{end}}")
     found.update(bridge.stdout.split())
     found = {a for a in found if a and not a.startswith("127.")}
     assert found, "no address of this machine besides loopback to try the hub on"
@@ -127,30 +127,31 @@ def test_the_admin_token_file_is_private_and_opens_the_hubs_api(hub):
 
 
 def test_a_kernel_over_its_memory_limit_dies_alone(hub, students):
-    bobs = Server(hub, "bob", hub.user_token("bob"))
-    kernel = Kernel(bobs)
+    token = hub.user_token("bob")
+    kernel = hub.kernel("bob", token)
     before = kernel.evaluate("os.getpid()", setup="import os")
     # 2 GB in 64 MB pieces, each written, against bob's 1 GB limit: the kernel is the one killed.
     greedy = kernel.execute("blocks = [bytearray(b'x' * 2**26) for _ in range(32)]", timeout=120)
     kernel.close(shut_down=False)
     assert greedy["status"] == "died", greedy
     # bob's server restarts the kernel; the same kernel answers again, from a new process.
-    again = Kernel(bobs, kernel.kernel_id)
+    again = hub.kernel("bob", token, kernel.kernel_id)
     try:
         after = wait_until(
             lambda: again.execute("import os", expressions={"pid": "os.getpid()"})["values"].get("pid"),
             60,
+            0.5,
             what="bob's restarted kernel",
         )
         assert after != before
     finally:
         again.close()
     container = hub.student_container("bob")
-    assert engine.docker("inspect", "--format", "{{.State.Status}} {{.RestartCount}}", container).stdout.split() == [
+    assert docker("inspect", "--format", "{{.State.Status}} {{.RestartCount}}", container).stdout.split() == [
         "running",
         "0",
     ]
-    assert engine.http_status(hub.port, "/hub/health") == 200
+    assert http_status(hub.port, "/hub/health") == 200
     for name in STUDENTS:
         assert hub.server_ready(name), name
         assert LESSONS[0] in listing(students[name], name)
@@ -159,7 +160,7 @@ def test_a_kernel_over_its_memory_limit_dies_alone(hub, students):
 def test_saved_work_and_edited_lessons_survive_classroom_down_and_up(hub, students):
     alice = students["alice"]
     token = hub.user_token("alice")
-    saver = Server(hub, "alice", token)
+    saver = hub.server("alice", token)
     note = {"type": "file", "format": "text", "content": "alice was here\n"}
     assert saver.request("PUT", "api/contents/saved_by_alice.txt", note).status in (200, 201)
     lesson = alice.get(f"/user/alice/api/contents/{LESSONS[0]}").json()
@@ -169,7 +170,7 @@ def test_saved_work_and_edited_lessons_survive_classroom_down_and_up(hub, studen
 
     hub.command("classroom-down")
     assert [hub.student_container(name) for name in STUDENTS] == ["", "", ""]
-    volumes = engine.docker("volume", "ls", "-q", "--filter", f"name={hub.project}-work-").stdout.split()
+    volumes = docker("volume", "ls", "-q", "--filter", f"name={hub.project}-work-").stdout.split()
     assert {f"{hub.project}-work-{name}" for name in STUDENTS} <= set(volumes)
 
     hub.command("classroom-up")

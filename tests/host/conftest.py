@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from dockerlab import LAB_IMAGE, docker, start_lab
-from labtest import require_docker_engine
+from support import LAB_IMAGE, docker, require_docker_engine, start_lab
 
 
 @pytest.fixture(scope="session")
 def docker_engine():
     """The engine, or a loud failure when the run requires it (REQUIRE_DOCKER=1, as CI and make test set)."""
     require_docker_engine("make test")
-    if docker("image", "inspect", LAB_IMAGE, check=False).returncode != 0:
+    if not docker.has_image(LAB_IMAGE):
         pytest.fail(f"image {LAB_IMAGE} is not built; `make test` builds it first")
     return LAB_IMAGE
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from dockerlab import ROOT, wait_until
+from labkit.host.net import wait_until
+from support import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker]
 
@@ -150,5 +151,5 @@ def test_restarting_the_lab_while_a_kernel_runs_corrupts_no_notebook(lab, page):
         node = json.loads(notebook.read_text())  # a torn write would not parse
         assert node["nbformat"] == 4 and node["cells"], notebook.name
     assert json.loads(saved.read_text()) == before  # the unsaved run changed nothing on disk
-    status, _, body = lab.request("/api/contents/09_linear_regression.ipynb", token=lab.token)
-    assert status == 200 and json.loads(body)["content"]["cells"]
+    answer = lab.request("/api/contents/09_linear_regression.ipynb", token=lab.token)
+    assert answer.status == 200 and answer.json()["content"]["cells"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dockerlab import ROOT
+from support import ROOT, lab_command
 
 pytestmark = pytest.mark.docker
 
@@ -20,15 +20,9 @@ HAS_GPU = shutil.which("nvidia-smi") is not None
 
 
 def make(*args: str, env: dict | None = None, timeout: int = 60) -> tuple[subprocess.CompletedProcess, float]:
+    """make ARGS, as a user types it; with how long it took."""
     started = time.monotonic()
-    proc = subprocess.run(
-        ["make", "--no-print-directory", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "CI": "1", **(env or {})},
-    )
+    proc = lab_command(*args, env={"CI": "1", **(env or {})}, via_make=True, timeout=timeout)
     return proc, time.monotonic() - started
 
 
@@ -100,7 +94,8 @@ def test_doctor_names_a_busy_port_and_the_fix():
     [line] = [line for line in proc.stdout.splitlines() if check_name(line) == "port"]
     assert (
         line
-        == f"FAIL  port            port {port} is in use on 127.0.0.1; stop what uses it or pick another: make up LAB_PORT={port + 1}"
+        == f"FAIL  port            port {port} is already in use on 127.0.0.1; stop what uses it or pick another port: "
+        f"make up LAB_PORT={port + 1}"
     )
 
 

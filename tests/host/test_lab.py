@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from dockerlab import ROOT, docker, lab_command, wait_until
+from labkit.host.net import wait_until
+from support import ROOT, docker, lab_command
 
 pytestmark = pytest.mark.docker
 
 
 def in_image(image: str, script: str, user: str | None = None) -> str:
-    as_user = ["--user", user] if user else []
-    return docker("run", "--rm", "--no-healthcheck", *as_user, "--entrypoint", "bash", image, "-c", script).stdout
+    return docker.run_in_image(image, "-c", script, entrypoint="bash", user=user, check=True).stdout
 
 
 def test_image_pins_python_and_torch(docker_engine):
@@ -90,9 +90,9 @@ def test_every_script_copied_into_the_image_has_lf_endings(docker_engine):
 def test_lab_is_healthy_and_serves_the_lessons(lab):
     state = docker("inspect", "--format", "{{.State.Health.Status}}", lab.container()).stdout.strip()
     assert state == "healthy"
-    status, _, body = lab.request("/api/contents", token=lab.token)
-    assert status == 200
-    names = {item["name"] for item in json.loads(body)["content"]}
+    answer = lab.request("/api/contents", token=lab.token)
+    assert answer.status == 200
+    names = {item["name"] for item in answer.json()["content"]}
     lessons = {p.name for p in (ROOT / "notebooks" / "zh").glob("[0-9][0-9]_*.ipynb")}
     assert lessons <= names
     assert lab.url == f"http://127.0.0.1:{lab.port}/lab?token={lab.token}"
@@ -100,13 +100,13 @@ def test_lab_is_healthy_and_serves_the_lessons(lab):
 
 @pytest.mark.parametrize("token", [None, "wrong-token"], ids=["no-token", "wrong-token"])
 def test_api_refuses_requests_without_the_right_token(lab, token):
-    status, _, _ = lab.request("/api/contents", token=token)
-    assert status == 403
+    answer = lab.request("/api/contents", token=token)
+    assert answer.status == 403
 
 
 def test_a_foreign_host_header_is_refused(lab):
-    status, _, _ = lab.request("/api/contents", token=lab.token, headers={"Host": f"attacker.example:{lab.port}"})
-    assert status == 403
+    answer = lab.request("/api/contents", token=lab.token, headers={"Host": f"attacker.example:{lab.port}"})
+    assert answer.status == 403
 
 
 @pytest.fixture
@@ -139,8 +139,8 @@ def test_another_site_cannot_read_the_students_session(lab, browser_session):
     # The same session from the lab's own page works.
     with opener.open(f"http://127.0.0.1:{lab.port}/api/contents", timeout=10) as resp:
         assert resp.status == 200
-    status, headers, _ = lab.request("/api/contents", headers={"Origin": "http://attacker.example"})
-    assert status in (403, 404) and "Access-Control-Allow-Origin" not in headers
+    answer = lab.request("/api/contents", headers={"Origin": "http://attacker.example"})
+    assert answer.status in (403, 404) and "Access-Control-Allow-Origin" not in answer.headers
 
 
 def test_xsrf_protection_refuses_a_cookie_only_post(lab, browser_session):
@@ -188,10 +188,10 @@ def test_every_process_of_the_lab_runs_as_an_ordinary_user(lab):
 
 def put_file(lab, name: str, text: str):
     body = json.dumps({"type": "file", "format": "text", "content": text}).encode()
-    status, _, _ = lab.request(
+    answer = lab.request(
         f"/api/contents/{name}", token=lab.token, method="PUT", body=body, headers={"Content-Type": "application/json"}
     )
-    assert status in (200, 201)
+    assert answer.status in (200, 201)
 
 
 def test_work_survives_down_and_up(lab):
@@ -199,8 +199,8 @@ def test_work_survives_down_and_up(lab):
     assert (lab.workspace / "survives-down-up.txt").read_text() == "kept"
     lab.command("down")
     lab.up()
-    status, _, body = lab.request("/api/contents/survives-down-up.txt", token=lab.token)
-    assert status == 200 and json.loads(body)["content"] == "kept"
+    answer = lab.request("/api/contents/survives-down-up.txt", token=lab.token)
+    assert answer.status == 200 and answer.json()["content"] == "kept"
 
 
 def test_work_survives_a_killed_container(lab):
@@ -208,8 +208,8 @@ def test_work_survives_a_killed_container(lab):
     docker("kill", lab.container())
     wait_until(lambda: not lab.container(), 30, what="the killed container to stop")
     lab.up()
-    status, _, body = lab.request("/api/contents/survives-kill.txt", token=lab.token)
-    assert status == 200 and json.loads(body)["content"] == "still here"
+    answer = lab.request("/api/contents/survives-kill.txt", token=lab.token)
+    assert answer.status == 200 and answer.json()["content"] == "still here"
 
 
 def test_a_lesson_the_student_changed_is_never_overwritten_on_start(lab):

@@ -1,8 +1,8 @@
-"""Fixtures of the tests that run wherever the lab's dependencies and labkit are installed."""
+"""Fixtures of the tests that run wherever the lab's dependencies and labkit are installed (the image, a venv)."""
 
 import pytest
 
-from labtest import RunnerRun, run_runner
+from support import RunnerRun, run_runner
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The run-notebooks command: check the input, run the notebooks, report."""
+"""The run-notebooks command (python -m labkit.runner): check the input, run the notebooks, report."""
 
 from __future__ import annotations
 
@@ -9,15 +9,11 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+from papermill.cli import _resolve_type
+
 from . import execute, report, warm
-from .notebooks import (
-    PROFILES,
-    BadInput,
-    display_path,
-    expand,
-    load,
-    resolve_parameters,
-)
+from .contract import PROFILES
+from .notebooks import BadInput, display_path, expand, load, resolve_parameters
 
 DEFAULT_OUTPUT = Path("build") / "notebooks"
 PROG = "run-notebooks"
@@ -85,16 +81,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def parse_value(raw: str):
-    """A -p value as papermill's own -p reads it: True, False, None, an int, a float, else the string."""
-    keywords = {"True": True, "False": False, "None": None}
-    if raw in keywords:
-        return keywords[raw]
-    for kind in (int, float):
-        try:
-            return kind(raw)
-        except ValueError:
-            pass
-    return raw
+    """A -p value as papermill's own -p reads it (its own function): True, False, None, an int, a float, else the string."""
+    return _resolve_type(raw)
 
 
 def plan(args: argparse.Namespace) -> list[execute.Task]:
@@ -148,7 +136,7 @@ def run_all(tasks: list[execute.Task], jobs: int) -> list[execute.Result]:
     results: dict[int, execute.Result] = {}
     # Each worker is one process that drives one kernel at a time. spawn, not fork: it exists
     # everywhere (Windows and macOS have no safe fork) and a worker inherits no state. Each worker
-    # starts its warm-kernel template at once, while it imports papermill (labkit/warm.py).
+    # starts its warm-kernel template at once, while it imports papermill (labkit/warm).
     with ProcessPoolExecutor(
         max_workers=min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn"), initializer=warm.prestart
     ) as pool:

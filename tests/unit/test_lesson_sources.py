@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dockerlab import ROOT
 from labkit import lesson_build
+from support import ROOT
 
 NOTEBOOKS = ROOT / "notebooks"
 

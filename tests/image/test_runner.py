@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import nbformat
 import pytest
 
-from labtest import FIXTURES, ROOT, run_runner
+from support import FIXTURES, ROOT, run_runner
 
 
 def fixture(name: str) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-from .notebooks import PARAMETERS_TAG, RAISES_TAG
+from ..contract import METADATA_KEY, PARAMETERS_TAG, RAISES_TAG
 
 
 def notebook_source(path: Path, parameters: dict) -> str:
@@ -38,7 +38,7 @@ def run_in_one_process(paths: list[Path], profile: str) -> dict[str, float]:
     seconds = {}
     for path in paths:
         node = nbformat.read(path, as_version=4)
-        params = node.metadata.get("pytorch_lab", {}).get("profiles", {}).get(profile, {})
+        params = node.metadata.get(METADATA_KEY, {}).get("profiles", {}).get(profile, {})
         code = compile(notebook_source(path, params), str(path), "exec")
         started = time.perf_counter()
         cwd = os.getcwd()

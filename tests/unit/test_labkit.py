@@ -11,10 +11,10 @@ import nbformat
 import pytest
 
 from labkit import lesson_build
-from labkit.cli import parse_value
 from labkit.execute import cell_label, first_unexpected_error
 from labkit.lesson import Lesson
 from labkit.notebooks import BadInput, NotebookInfo, resolve_parameters
+from labkit.runner import parse_value
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Warm kernels (labkit/warm.py): forked from a template, yet each as isolated as a spawned kernel.
+"""Warm kernels (labkit/warm): forked from a template, yet each as isolated as a spawned kernel.
 
 Real kernels through jupyter_client, real signals, the runner on the fixture notebooks. The
 template belongs to this test process (each pytest-xdist worker has its own).
@@ -21,8 +21,10 @@ from jupyter_client.manager import KernelManager
 from jupyter_client.provisioning import KernelProvisionerFactory
 
 from labkit import execute, warm
-
-FIXTURES = Path(__file__).parent / "notebooks"
+from labkit.host.net import free_port, http_status, wait_until
+from labkit.host.rest import Rest
+from labkit.lab_client import KernelSocket
+from support import FIXTURES
 
 
 @pytest.fixture(autouse=True)
@@ -40,17 +42,7 @@ def status() -> dict:
     return asyncio.run(warm.template().status())
 
 
-def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what} within {timeout} s")
-
-
-class Kernel:
+class LocalKernel:
     """One kernel started as the lab's server starts it, and a client to run code in it."""
 
     def __init__(self, cwd: Path):
@@ -95,8 +87,8 @@ class Kernel:
 def kernels(tmp_path):
     started = []
 
-    def start(cwd: Path | None = None) -> Kernel:
-        kernel = Kernel(cwd or tmp_path)
+    def start(cwd: Path | None = None) -> LocalKernel:
+        kernel = LocalKernel(cwd or tmp_path)
         started.append(kernel)
         return kernel
 
@@ -201,10 +193,10 @@ def test_an_interrupt_stops_the_running_cell_and_the_kernel_goes_on(kernels):
         "import time\nprint('running', flush=True)\nfor _ in range(600):\n    time.sleep(0.1)", stop_on_error=False
     )
     # Interrupt once the cell's own code runs ("busy" comes before it).
-    wait_for(
+    wait_until(
         lambda: kernel.client.get_iopub_msg(timeout=10)["content"].get("text", "").strip() == "running",
         30,
-        "the cell started",
+        what="the cell started",
     )
     started = time.monotonic()
     kernel.manager.interrupt_kernel()
@@ -226,7 +218,7 @@ def test_a_restart_gives_a_fresh_forked_kernel(kernels):
     assert kernel.value("__import__('os').getpid()") != before
     assert kernel.value("'kept' in globals()") is False
     assert kernel.forked()
-    wait_for(lambda: before not in status()["kernels"], 10, "the template reaped the old kernel")
+    wait_until(lambda: before not in status()["kernels"], 10, what="the template reaped the old kernel")
 
 
 def test_a_kernel_killed_by_a_signal_is_reported_dead_with_its_signal(kernels):
@@ -234,7 +226,7 @@ def test_a_kernel_killed_by_a_signal_is_reported_dead_with_its_signal(kernels):
     assert kernel.forked()
     pid = kernel.value("__import__('os').getpid()")
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: not kernel.manager.is_alive(), 10, "the manager saw the kernel die")
+    wait_until(lambda: not kernel.manager.is_alive(), 10, what="the manager saw the kernel die")
     assert kernel.manager.provisioner.kernel.poll() == -signal.SIGKILL
 
 
@@ -265,7 +257,7 @@ def test_the_runner_names_the_cell_of_a_dead_or_stuck_warm_kernel(tmp_path, name
 def test_a_gone_template_means_one_log_line_a_spawned_kernel_then_a_new_template(kernels, caplog):
     old = status()["pid"]
     os.kill(old, signal.SIGKILL)
-    wait_for(lambda: not warm.template().alive(), 10, "the template died")
+    wait_until(lambda: not warm.template().alive(), 10, what="the template died")
     with caplog.at_level(logging.WARNING):
         kernel = kernels()
     lines = [r.getMessage() for r in caplog.records if "warm kernels" in r.getMessage()]
@@ -302,19 +294,16 @@ def test_the_template_ends_with_the_process_that_owns_it(tmp_path):
             return True
         return False
 
-    wait_for(gone, 10, "the template exited after its owner")
+    wait_until(gone, 10, what="the template exited after its owner")
     assert not Path(folder).exists()
 
 
 @pytest.mark.slow
 def test_the_lab_server_starts_a_template_with_itself_and_forks_its_kernels_from_it(tmp_path, monkeypatch):
     """The lab's own server settings (docker/jupyter_server_config.py), a real server, REST and websocket."""
-    from labkit import bench
-    from labkit.engine import free_port, http_status, wait_until
-
     monkeypatch.delenv(warm.KNOB)  # the lab's default
     # The repository's settings; in the image, where tests/ is mounted alone, the installed copy of them.
-    config = Path(__file__).resolve().parents[1] / "docker" / "jupyter_server_config.py"
+    config = Path(__file__).resolve().parents[2] / "docker" / "jupyter_server_config.py"
     (tmp_path / "lesson.ipynb").write_text(
         json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
     )
@@ -347,20 +336,18 @@ def test_the_lab_server_starts_a_template_with_itself_and_forks_its_kernels_from
                 pass
         return found
 
-    async def parent_of_a_kernel() -> int:
-        lab = bench.LabKernel(f"http://127.0.0.1:{port}", token, "lesson.ipynb")
+    def parent_of_a_kernel() -> int:
+        kernel = KernelSocket.open_notebook(Rest(f"http://127.0.0.1:{port}", token), "lesson.ipynb")
         try:
-            await lab.open()
-            msg_id = await lab.execute("import os, torch\nprint(os.getppid())")
-            return int((await lab.until(msg_id, ("stream",), timeout=120))["content"]["text"])
+            return int(kernel.evaluate("os.getppid()", setup="import os, torch"))
         finally:
-            await lab.close()
+            kernel.close()
 
     try:
         wait_until(lambda: http_status(port, "/api") == 200, 60, 0.1, "the server answering")
         # started with the server, before any kernel was asked for
         template_pid = wait_until(templates, 30, 0.1, "the template started by the server")[0]
-        assert asyncio.run(parent_of_a_kernel()) == template_pid
+        assert parent_of_a_kernel() == template_pid
     finally:
         server.terminate()
         try:
@@ -368,8 +355,10 @@ def test_the_lab_server_starts_a_template_with_itself_and_forks_its_kernels_from
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-    wait_for(
-        lambda: not templates() and not Path(f"/proc/{template_pid}").exists(), 10, "the template ended with the server"
+    wait_until(
+        lambda: not templates() and not Path(f"/proc/{template_pid}").exists(),
+        10,
+        what="the template ended with the server",
     )
 
 

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from dockerlab import ROOT
+from support import ROOT
 
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 TORCH_CPU_AARCH64 = "84453b69508ec79902f899c5ed9495acb9e2bbe9fda5f1d5d6f19e3c3842e1a7"
