@@ -57,7 +57,8 @@ def test_a_different_variant_is_a_different_image():
     assert Image(Settings({"VARIANT": "cpu"})).inputs_hash() != Image(Settings({"VARIANT": "cuda"})).inputs_hash()
 
 
-def test_a_lesson_named_without_its_language_runs_in_the_labs_language():
+def test_a_lesson_named_without_its_language_runs_in_the_labs_language(monkeypatch):
+    monkeypatch.chdir(ROOT)
     [(path, note)] = notebook_paths(["notebooks/09_linear_regression.ipynb"], "en")
     assert path == ROOT / "notebooks" / "en" / "09_linear_regression.ipynb"
     assert note == (
