@@ -15,7 +15,7 @@ def test_the_generated_notebooks_are_up_to_date_with_their_source():
 
 def test_every_lesson_has_a_source_and_both_languages():
     sources = [p.stem for p in lesson_build.sources(NOTEBOOKS)]
-    assert sources == sorted(sources) and len(sources) == 13
+    assert sources == sorted(sources) and len(sources) == 14
     for lang in lesson_build.LANGUAGES:
         assert sorted(p.stem for p in (NOTEBOOKS / lang).glob("*.ipynb")) == sources
 

@@ -26,8 +26,8 @@ def cells(path):
     return nbformat.read(path, as_version=4).cells
 
 
-def test_the_course_has_its_thirteen_lessons_in_both_languages():
-    assert [p.name[:2] for p in BY_LANGUAGE["zh"]] == [f"{n:02d}" for n in range(1, 14)]
+def test_the_course_has_its_fourteen_lessons_in_both_languages():
+    assert [p.name[:2] for p in BY_LANGUAGE["zh"]] == [f"{n:02d}" for n in range(1, 15)]
     assert [p.name for p in BY_LANGUAGE["en"]] == NAMES
 
 
@@ -86,7 +86,7 @@ def test_exercises_answer_back_and_hide_their_solutions(lesson):
     exercises = node.metadata["pytorch_lab"].get("exercises", {})
     if int(lesson.name[:2]) >= 5:
         assert 2 <= len(exercises) <= 3, (
-            f"{lesson.name} has {len(exercises)} exercises; lessons 05-13 end with two or three"
+            f"{lesson.name} has {len(exercises)} exercises; lessons 05-14 end with two or three"
         )
 
     def statements(source: str) -> list[str]:
