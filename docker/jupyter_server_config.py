@@ -15,3 +15,6 @@ c.LabApp.extension_manager = "readonly"
 # (labkit/warm): a lesson's first cell answers at once. LAB_WARM_KERNELS=0 spawns each kernel.
 c.ServerApp.jpserver_extensions.update({"labkit.warm": True})
 c.KernelProvisionerFactory.default_provisioner_name = "labkit-warm"
+# A terminal runs bash as the server's child, not a login shell: a login shell's /etc/profile would put back
+# the system's PATH, and `pip` there would not be the student's (labkit/packages.py).
+c.ServerApp.terminado_settings = {"shell_command": ["/bin/bash"]}

@@ -31,6 +31,13 @@ INPUTS_LABEL = "pytorch-lab.inputs"  # on every image the host commands build: w
 DEFAULT_UID = 1000  # the image's own user, where nothing else is asked for (the z2jh values use it)
 WORKSPACE = "/home/student/work"  # the student's work, inside the container
 LESSONS_DIR = "/opt/lab/notebooks"  # the course's lessons, inside the image (LESSONS_ENV names it)
+IMAGE_VENV = "/opt/venv"  # the image's locked environment
+CONSTRAINTS = "/opt/lab/constraints.txt"  # the lock's versions without hashes: what a student's pip may not change
+
+# ---- the workspace: what the lab keeps there beside the student's own files -------------------------
+LAB_FOLDER = ".lab"  # hidden in the file browser
+PACKAGES = ".lab/packages"  # the packages a student adds: a virtual environment over the image's
+LESSON_RECORD = ".lab/lessons.json"  # which lesson was copied when, in which language, from which version
 
 # ---- the running lab ---------------------------------------------------------------------------
 LAB_PORT = 8888
@@ -43,6 +50,8 @@ WAIT_SECONDS = 180  # the longest a host command waits for a lab or a hub to ans
 # ---- environment variables that cross from one side to the other --------------------------------
 LESSONS_ENV = "LAB_LESSONS_DIR"  # where the image keeps the lessons
 WARM_ENV = "LAB_WARM_KERNELS"  # 0 spawns every kernel instead of forking it (labkit.warm)
+TORCH_INDEX_ENV = "LAB_TORCH_INDEX"  # where a student's pip finds torchvision's CPU build (default TORCH_CPU_INDEX)
+START_LOG_PREFIX = "start-lab:"  # the lab's start writes its lines with it; `make up` repeats them
 
 
 def image_name(variant: str) -> str:

@@ -235,6 +235,8 @@ def _WidgetBar(iterable, **kwargs):  # noqa: N802  (a factory that stands for th
             self.handle = display(self.container, display_id=True)
 
         def close(self):
+            if self.disable:  # closed already (tqdm closes again when the bar is collected)
+                return
             super().close()
             if getattr(self, "handle", None) is not None:
                 self.handle.update(self.container)

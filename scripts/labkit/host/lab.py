@@ -62,7 +62,10 @@ class LabCommands:
     # ---- the running lab ---------------------------------------------------------------------
 
     def compose(self) -> Compose:
+        uid, gid = self.s.uid_gid
         variables = {
+            "LAB_UID": uid,
+            "LAB_GID": gid,
             "LAB_IMAGE": self.s.image,
             "LAB_PORT": str(self.s.lab_port),
             "LAB_LANG": self.s.lang,
@@ -98,7 +101,8 @@ class LabCommands:
             raise port_busy(port, "up", "LAB_PORT")
         compose = self.compose()
         compose.command()
-        self.image.build()
+        self.image.ensure()
+        say(f"image {self.image.describe()}")
         self.prepare_host_files()
         if compose("up", "-d", self.s.service).returncode != 0:
             raise Failure("docker compose could not start the lab (see above)")
@@ -111,6 +115,11 @@ class LabCommands:
             lambda: self.docker("logs", "--tail", "20", cid, check=False, capture=False),
             "see make logs",
         )
+        # What the lab's start had to say (a lesson with a newer version, packages that stop Python), once.
+        log = self.docker("logs", cid, check=False)
+        for line in (log.stdout + log.stderr).splitlines():
+            if line.startswith(contract.START_LOG_PREFIX):
+                say(line[len(contract.START_LOG_PREFIX) :].strip())
         url = f"http://127.0.0.1:{port}/lab?token={self.s.token_file.read_text().strip()}"
         say(f"ready ({contract.LANGUAGE_NAMES[lang]}); your work is saved in {self.s.workspace}")
         print(url, flush=True)
@@ -133,21 +142,28 @@ class LabCommands:
             raise Failure("the lab is not running; start it with make up")
         subprocess.run([self.docker.command, "exec", "-it", self.container(), "bash"], env=self.s.env)
 
+    def in_workspace(self, *command: str) -> int:
+        """A command of the image on the workspace, as the lab's user; the image's script says what was wrong
+        in one line, and its exit status is the command's."""
+        self.checks.need_docker()
+        self.image.ensure()
+        self.prepare_host_files()
+        return self.docker.run_in_image(
+            self.s.image,
+            *command,
+            env=(f"LAB_LANG={self.s.lang}",),
+            volumes=(f"{self.s.workspace}:{contract.WORKSPACE}",),
+            user=":".join(self.s.uid_gid),
+            capture=False,
+        ).returncode
+
     def reset_lesson(self, number: str) -> int:
         if not number:
             raise Failure("say which lesson: make reset-lesson 9 (or N=9)")
-        self.checks.need_docker()
-        self.image.build()
-        self.prepare_host_files()
-        # The image's script says what was wrong, in one line, and exits with its own status.
-        return self.docker.run_in_image(
-            self.s.image,
-            "reset-lesson",
-            number,
-            env=(f"LAB_LANG={self.s.lang}",),
-            volumes=(f"{self.s.workspace}:{contract.WORKSPACE}",),
-            capture=False,
-        ).returncode
+        return self.in_workspace("reset-lesson", number)
+
+    def reset_packages(self) -> int:
+        return self.in_workspace("reset-packages")
 
     # ---- notebooks in the image ----------------------------------------------------------------
 
@@ -160,7 +176,7 @@ class LabCommands:
         for _, note in paths:
             if note:
                 say(note)
-        self.image.build()
+        self.image.ensure()
         out_dir = Path(out or self.s.get("OUT", "build/run")).resolve()
         out_dir.mkdir(parents=True, exist_ok=True)
         if hasattr(os, "getuid") and os.getuid() == 0:
@@ -179,6 +195,7 @@ class LabCommands:
             volumes=(f"{ROOT}:/repo", f"{out_dir}:/out"),
             env=(contract.WARM_ENV,),  # LAB_WARM_KERNELS=0 here spawns every kernel instead
             workdir="/repo",
+            user=":".join(self.s.uid_gid),
             options=("--gpus", gpus) if gpus else (),
             capture=False,
         ).returncode

@@ -17,10 +17,11 @@ def write_private(path: Path, text: str) -> None:
 
 
 def ensure_token(path: Path, given: str = "") -> str:
-    """The token in path: the one given, else the one already there, else a new random one."""
+    """The token in path: the one given, else the one already there, else a new random one. No newline after
+    it: Jupyter's server reads JUPYTER_TOKEN_FILE's bytes as they are."""
     if given:
-        write_private(path, given + "\n")
+        write_private(path, given)
     elif not path.exists() or not path.read_text().strip():
-        write_private(path, secrets.token_hex(24) + "\n")
+        write_private(path, secrets.token_hex(24))
     os.chmod(path, 0o600)
     return path.read_text().strip()

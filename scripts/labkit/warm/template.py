@@ -17,6 +17,8 @@ import socket
 import sys
 import threading
 
+from .. import packages
+
 # torch._dynamo: a lesson's first optimizer imports it (about 800 modules, sympy among them: 0.9 s
 # in the CPU image); it starts no thread and asks nothing of CUDA.
 HEAVY = ("numpy", "torch", "torch._dynamo", "matplotlib", "matplotlib.pyplot", "ipykernel.kernelapp")
@@ -53,6 +55,7 @@ def serve(socket_path: str, owner_fd: int) -> None:
         except ImportError:
             if name in HEAVY:
                 raise
+    packages.remember()  # the .pth files this Python read as it started; its kernels read the newer ones
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     server = TemplateServer(socket_path, owner_fd)
     while True:
@@ -259,6 +262,7 @@ def become_kernel(message: dict, fds: list[int], close: list[int]) -> None:
         parent = os.getppid()
         os.environ["JPY_PARENT_PID"] = str(parent)
         os.chdir(message["cwd"])
+        packages.refresh()  # what the student installed since the template started imports here too
         reseed()
         # matplotlib read MPLBACKEND (agg) when the template imported it: apply the kernel's own,
         # or the inline backend that ipykernel would set, before anything draws.
