@@ -16,14 +16,17 @@ PARAMS ?=
 OUT ?= build/run
 TIMEOUT ?= 600
 N ?=
+FILE ?=
+REGISTRY ?=
 PYTEST_ARGS ?=
 HUB_PORT ?= 8000
 PYTHON ?= python3
-export VARIANT LAB_LANG LAB_PORT IMAGE DOCKER COMPOSE BASE_IMAGE CA_BUNDLE BUILD_NETWORK LAB_WORKSPACE NB PARAMS OUT TIMEOUT N PYTEST_ARGS HUB_PORT
+export VARIANT LAB_LANG LAB_PORT IMAGE DOCKER COMPOSE BASE_IMAGE CA_BUNDLE BUILD_NETWORK LAB_WORKSPACE NB PARAMS OUT TIMEOUT N FILE REGISTRY PYTEST_ARGS HUB_PORT
 
 LAB := $(PYTHON) scripts/lab.py
 .DEFAULT_GOAL := help
-.PHONY: help up down logs shell build test test-unit test-gpu run reset-lesson doctor bench lint lessons
+.PHONY: help up down logs shell build test test-unit test-gpu run reset-lesson reset-packages doctor bench lint lessons
+.PHONY: save load publish
 .PHONY: classroom-up classroom-down classroom-status test-classroom
 
 # `make reset-lesson 9`: the number after the target is its argument, not a goal.
@@ -34,7 +37,7 @@ endif
 
 help: ## list the targets and their knobs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
-	@echo "knobs: VARIANT=cpu|cuda LAB_LANG=zh|en LAB_PORT=8888 IMAGE DOCKER COMPOSE=auto|v2|v1 BASE_IMAGE CA_BUNDLE BUILD_NETWORK LAB_WORKSPACE NB PARAMS OUT TIMEOUT HUB_PORT=8000 LAB_WARM_KERNELS=1|0 (see README.md)"
+	@echo "knobs: VARIANT=cpu|cuda LAB_LANG=zh|en LAB_PORT=8888 IMAGE DOCKER COMPOSE=auto|v2|v1 BASE_IMAGE PIP_INDEX_URL TORCH_CPU_INDEX CA_BUNDLE BUILD_NETWORK LAB_WORKSPACE NB PARAMS OUT TIMEOUT FILE REGISTRY HUB_PORT=8000 LAB_WARM_KERNELS=1|0 (see README.md)"
 
 up: ## build if needed, start the lab, wait until healthy, print its URL [VARIANT=cpu|cuda LAB_LANG=zh|en]
 	@$(LAB) up
@@ -66,7 +69,19 @@ run: ## run notebooks in the image: NB="a.ipynb b.ipynb" [PARAMS="--profile full
 reset-lesson: ## restore lesson N's original, keeping your copy beside it: make reset-lesson 9
 	@$(LAB) reset-lesson $(N)
 
-doctor: ## check Docker, BuildKit, the platform, Compose, disk, the port and (VARIANT=cuda) the GPU stack
+reset-packages: ## move the packages you added (workspace/.lab/packages) aside, with a backup
+	@$(LAB) reset-packages
+
+save: ## write the image to an archive, with a checksum beside it: make save [VARIANT=cpu] [FILE=…]
+	@$(LAB) save
+
+load: ## check an archive against its checksum and load it: make load FILE=build/pytorch-lab-cpu.tar.gz
+	@$(LAB) load
+
+publish: ## tag and push the image, print the reference students pull: make publish REGISTRY=host[:port]/namespace
+	@$(LAB) publish
+
+doctor: ## check Docker, BuildKit, the platform, Compose, disk, the port, what a build must reach, (VARIANT=cuda) the GPU
 	@$(LAB) doctor
 
 bench: ## measure image sizes and start/test times; rewrite BENCHMARKS.md

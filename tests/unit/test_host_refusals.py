@@ -157,15 +157,17 @@ def test_a_notebook_that_is_not_there_is_named(host, engine):
     )
 
 
-def test_a_failed_build_ends_the_benchmark_in_one_line(host, stand_in, tmp_path):
+def test_a_failed_build_ends_the_benchmark_in_one_line(host, stand_in):
     answers = {
         **ENGINE,
         ("version",): ("28.2.2\n", 0),
-        ("image", "inspect"): ("", 1),  # no image yet
+        ("image", "inspect"): ("", 1),  # no lab image yet
+        ("image", "inspect", "--format", "{{.Id}}", "local/base:1"): ("sha256:0123\n", 0),  # the base image is here
         ("build",): ("#1 ERROR: failed to solve\n", 1),
     }
+    docker = str(stand_in.program("docker", answers))
     code, _, err = host(
-        "bench", DOCKER=str(stand_in.program("docker", answers)), WHEEL_DIRS="", BENCH_ARGS="--variants cpu"
+        "bench", DOCKER=docker, BASE_IMAGE="local/base:1", PIP_NO_INDEX="1", BENCH_ARGS="--variants cpu"
     )
     assert code == 1
     assert err.splitlines()[-1] == "error: building pytorch-lab:cpu failed (see the build's output above)"

@@ -9,6 +9,7 @@ from pathlib import Path
 from .. import contract
 from .docker import Docker, answers, compose_command, compose_missing
 from .net import port_in_use
+from .reach import Reach
 from .settings import ROOT, Failure, Settings, port_busy
 
 
@@ -115,6 +116,16 @@ class Checks:
             return f"port {port} is used by this lab (running)"
         raise port_busy(port, "up", "LAB_PORT")
 
+    def base_image(self) -> str:
+        if self.docker.has_image(self.s.image):
+            return f"not needed: {self.s.image} is here"
+        return Reach(self.s).doctor_base()
+
+    def indexes(self) -> str:
+        if self.docker.has_image(self.s.image):
+            return f"not needed: {self.s.image} is here"
+        return Reach(self.s).doctor_indexes()
+
     # ---- what the commands need first ---------------------------------------------------------
 
     def need_docker(self) -> None:
@@ -141,6 +152,8 @@ class Checks:
             ("compose", self.compose),
             ("disk", self.disk),
             ("port", self.port),
+            ("base image", self.base_image),
+            ("indexes", self.indexes),
         ]
         if self.s.variant == "cuda":
             checks += [("nvidia driver", self.nvidia_driver), ("nvidia runtime", self.nvidia_runtime)]

@@ -12,6 +12,7 @@ import sys
 from typing import Callable
 
 from ..bench import measure
+from .carry import Carry
 from .checks import Checks
 from .classroom import ClassroomCommands
 from .image import Image
@@ -36,6 +37,10 @@ COMMANDS: dict[str, Callable[[Settings, list[str]], int]] = {
     "test-unit": lambda s, a: LabCommands(s).test_unit(),
     "test-gpu": lambda s, a: LabCommands(s).test_gpu(),
     "reset-lesson": lambda s, a: LabCommands(s).reset_lesson(a[0] if a else s.get("N")),
+    "reset-packages": lambda s, a: LabCommands(s).reset_packages(),
+    "save": lambda s, a: Carry(s).save(),
+    "load": lambda s, a: Carry(s).load(),
+    "publish": lambda s, a: Carry(s).publish(),
     "doctor": lambda s, a: Checks(s).doctor(),
     "bench": lambda s, a: measure.main(s, a or s.words("BENCH_ARGS")),
     "lint": lambda s, a: lint(s),

@@ -1,4 +1,10 @@
-"""The lab's image: what it is built from, and building it with BuildKit only when that changed."""
+"""The lab's image: what it is built from, building it with BuildKit only when that changed, and which
+image `make up` uses: one built here, one loaded from a teacher's archive, or one pulled from a registry.
+
+What decides whether an image is current is the repository's files that go into it (INPUTS), and its
+variant; not the knobs that say where packages come from (BASE_IMAGE, PIP_INDEX_URL, TORCH_CPU_INDEX,
+BUILD_NETWORK): an archive built behind a mirror is current for a student without one.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +17,21 @@ from pathlib import Path
 from .. import contract
 from .checks import Checks
 from .docker import Docker, answers
+from .reach import Reach
 from .settings import ROOT, Failure, Settings, say
 
 # What the image is made of, as .dockerignore lets it into the build.
 INPUTS = ("docker", "notebooks/zh", "notebooks/en", "scripts/labkit", "pyproject.toml")
 BUILD_ARGS_FROM_ENV = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX", "TORCH_CPU_INDEX")
 SKIPPED = ("__pycache__", ".ipynb_checkpoints", ".egg-info")
+COMMIT_LABEL = "pytorch-lab.commit"  # the commit the image was built from ("+changes" when files differed)
+BUILT_HERE = ROOT / "build" / "built-images"  # the IDs of the images this checkout built (one per line)
+
+
+def is_registry_reference(image: str) -> bool:
+    """Whether an image name points into a registry (host/…, or …@sha256:…), as Docker reads names."""
+    first, slash, _ = image.partition("/")
+    return "@sha256:" in image or bool(slash and ("." in first or ":" in first or first == "localhost"))
 
 
 def files_hash(root: Path, tops: tuple, digest=None):
@@ -49,8 +64,7 @@ class Image:
         self.checks = Checks(settings)
 
     def build_args(self) -> dict[str, str]:
-        uid, gid = self.s.uid_gid
-        args = {"VARIANT": self.s.variant, "LAB_UID": uid, "LAB_GID": gid}
+        args = {"VARIANT": self.s.variant}
         if self.s.get("BASE_IMAGE"):
             args["BASE_IMAGE"] = self.s.get("BASE_IMAGE")
         for name in BUILD_ARGS_FROM_ENV:
@@ -59,11 +73,62 @@ class Image:
         return args
 
     def inputs_hash(self) -> str:
-        """What the image is made of: every file it copies, and how it is built."""
+        """What the image is made of: every file it copies, and its variant."""
         digest = files_hash(ROOT, INPUTS)
-        settings = sorted(self.build_args().items()) + [("network", self.s.get("BUILD_NETWORK"))]
-        digest.update(repr(settings).encode())
+        digest.update(f"variant={self.s.variant}".encode())
         return digest.hexdigest()[:16]
+
+    def commit(self) -> str:
+        """The checkout's commit, with "+changes" when an input differs from it; "unknown" outside git."""
+        head = answers(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"], env=self.s.env)
+        if not head:
+            return "unknown"
+        changed = answers(["git", "-C", str(ROOT), "status", "--porcelain", "--", *INPUTS], env=self.s.env)
+        return f"{head}+changes" if changed else head
+
+    def describe(self) -> str:
+        """'NAME (ID sha256:1234abcd5678, built from commit …)' for the image the settings name."""
+        found = self.docker.answer("image", "inspect", "--format", "{{.Id}}", self.s.image) or "?"
+        commit = self.docker.image_label(self.s.image, COMMIT_LABEL) or "unknown"
+        return f"{self.s.image} (ID {found[:19]}, built from commit {commit})"
+
+    def built_here(self) -> bool:
+        found = self.docker.answer("image", "inspect", "--format", "{{.Id}}", self.s.image)
+        return bool(found) and BUILT_HERE.exists() and found in BUILT_HERE.read_text().split()
+
+    def ensure(self) -> None:
+        """The image `make up` uses. Missing: built here, or pulled when IMAGE names a registry's. Present and
+        older than this checkout: rebuilt if this checkout built it; a loaded or pulled one is used as it is,
+        with one line saying so (make build rebuilds it)."""
+        if not self.docker.has_image(self.s.image):
+            if is_registry_reference(self.s.image):
+                self.pull()
+            else:
+                self.build()
+            return
+        if is_registry_reference(self.s.image):
+            return
+        if (
+            self.docker.image_label(self.s.image, contract.INPUTS_LABEL) == self.inputs_hash()
+            and not self.s.force_build
+        ):
+            return
+        if self.built_here() or self.s.force_build:
+            self.build()
+            return
+        say(
+            f"image {self.describe()} was not built from these files (this checkout is newer, or other); "
+            "using it as it is; make build rebuilds it here"
+        )
+
+    def pull(self) -> None:
+        say(f"pulling {self.s.image}")
+        proc = self.docker("pull", self.s.image, check=False, capture=False, timeout=None)
+        if proc.returncode != 0:
+            raise Failure(
+                f"{self.s.image} could not be pulled (see above); check the name and that its registry answers "
+                "(docker pull), or make load FILE=… a teacher's archive"
+            )
 
     def prepare_wheelhouse(self) -> Path:
         """build/wheelhouse/VARIANT, with torch's +cpu wheel copied in where pip on this host has one.
@@ -88,16 +153,44 @@ class Image:
                 return folder
         return folder
 
+    def label_args(self) -> list[str]:
+        return [
+            "--label",
+            f"{contract.INPUTS_LABEL}={self.inputs_hash()}",
+            "--label",
+            f"{COMMIT_LABEL}={self.commit()}",
+        ]
+
+    def build_arg_args(self) -> list[str]:
+        return [arg for name, value in self.build_args().items() for arg in ("--build-arg", f"{name}={value}")]
+
+    def before_build(self) -> None:
+        """What a build needs at hand: torch's wheel where this host has one, and every source it will ask."""
+        self.prepare_wheelhouse()
+        Reach(self.s).before_build()
+
     def build(self, output=None) -> bool:
         """Build the lab's image unless it holds these inputs; True if it was already up to date.
 
         output: a file that gets the build's log instead of the terminal (the benchmark reads it)."""
         self.checks.need_docker()
+        if is_registry_reference(self.s.image):
+            raise Failure(
+                f"IMAGE={self.s.image} names an image in a registry, which is pulled, never built; "
+                "make up IMAGE=… pulls it, make build builds pytorch-lab:VARIANT here"
+            )
         self.checks.need_builder()
         args = self.build_args()
-        return build_labelled(
-            self.s, "docker/Dockerfile", self.s.image, ".", self.inputs_hash(), args, self.prepare_wheelhouse, output
+        labels = {COMMIT_LABEL: self.commit()}
+        fresh = build_labelled(
+            self.s, "docker/Dockerfile", self.s.image, ".", self.inputs_hash(), args, self.before_build, output, labels
         )
+        if not fresh:
+            built = self.docker.answer("image", "inspect", "--format", "{{.Id}}", self.s.image)
+            BUILT_HERE.parent.mkdir(parents=True, exist_ok=True)
+            with open(BUILT_HERE, "a") as record:
+                record.write(f"{built}\n")
+        return fresh
 
 
 def build_labelled(
@@ -109,6 +202,7 @@ def build_labelled(
     build_args: dict,
     before=None,
     output=None,
+    labels: dict | None = None,
 ) -> bool:
     """Build tag with BuildKit unless its label says it holds these inputs; True if it was up to date."""
     docker = Docker(settings)
@@ -118,6 +212,8 @@ def build_labelled(
     if before:
         before()
     cmd = [docker.command, "build", "-f", dockerfile, "-t", tag, "--label", f"{contract.INPUTS_LABEL}={inputs}"]
+    for name, value in (labels or {}).items():
+        cmd += ["--label", f"{name}={value}"]
     for name, value in build_args.items():
         cmd += ["--build-arg", f"{name}={value}"]
     if settings.get("CA_BUNDLE"):
