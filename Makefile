@@ -18,21 +18,24 @@ TIMEOUT ?= 600
 N ?=
 FILE ?=
 REGISTRY ?=
+DEST ?=
 PYTEST_ARGS ?=
 HUB_PORT ?= 8000
 PYTHON ?= python3
-export VARIANT LAB_LANG LAB_PORT IMAGE DOCKER COMPOSE BASE_IMAGE CA_BUNDLE BUILD_NETWORK LAB_WORKSPACE NB PARAMS OUT TIMEOUT N FILE REGISTRY PYTEST_ARGS HUB_PORT
+export VARIANT LAB_LANG LAB_PORT IMAGE DOCKER COMPOSE BASE_IMAGE CA_BUNDLE BUILD_NETWORK LAB_WORKSPACE NB PARAMS OUT TIMEOUT N FILE REGISTRY DEST PYTEST_ARGS HUB_PORT
 
 LAB := $(PYTHON) scripts/lab.py
 .DEFAULT_GOAL := help
 .PHONY: help up down logs shell build test test-unit test-gpu run reset-lesson reset-packages doctor bench lint lessons
 .PHONY: save load publish
-.PHONY: classroom-up classroom-down classroom-status test-classroom
+.PHONY: classroom-up classroom-down classroom-status classroom-progress classroom-collect test-classroom
 
-# `make reset-lesson 9`: the number after the target is its argument, not a goal.
-ifeq (reset-lesson,$(firstword $(MAKECMDGOALS)))
+# `make reset-lesson 9`, `make classroom-progress 9`: the number after the target is its argument, not a goal.
+ifneq (,$(filter reset-lesson classroom-progress classroom-collect,$(firstword $(MAKECMDGOALS))))
   N := $(or $(N),$(word 2,$(MAKECMDGOALS)))
-  $(eval $(word 2,$(MAKECMDGOALS)):;@:)
+  ifneq (,$(word 2,$(MAKECMDGOALS)))
+    $(eval $(word 2,$(MAKECMDGOALS)):;@:)
+  endif
 endif
 
 help: ## list the targets and their knobs
@@ -101,6 +104,12 @@ classroom-down: ## stop the hub and every student's server (every student's work
 
 classroom-status: ## the hub, its students, their servers and volumes
 	@$(LAB) classroom-status
+
+classroom-progress: ## each student's exercises, run in a sandbox: make classroom-progress 9 (no number: every lesson)
+	@$(LAB) classroom-progress $(N)
+
+classroom-collect: ## copy every student's work (or lesson N's) out, read-only: make classroom-collect [9] [DEST=…]
+	@$(LAB) classroom-collect $(N)
 
 test-classroom: ## the classroom's tests: a real hub and student containers on this engine
 	@$(LAB) test-classroom

@@ -94,6 +94,7 @@ class RunningLab:
     token_file: Path
     env: dict
     url: str = ""
+    said: str = ""  # what the last `up` printed on stderr
 
     @property
     def token(self) -> str:
@@ -108,7 +109,8 @@ class RunningLab:
         return proc
 
     def up(self, **env: str) -> str:
-        self.url = self.command("up", **env).stdout.strip().splitlines()[-1]
+        proc = self.command("up", **env)
+        self.url, self.said = proc.stdout.strip().splitlines()[-1], proc.stderr
         return self.url
 
     def container(self) -> str:

@@ -29,6 +29,7 @@ def done(_=None) -> int:
 COMMANDS: dict[str, Callable[[Settings, list[str]], int]] = {
     "build": lambda s, a: done(Image(s).build()),
     "up": lambda s, a: done(LabCommands(s).up()),
+    "prepare": lambda s, a: done(LabCommands(s).prepare()),
     "down": lambda s, a: done(LabCommands(s).down()),
     "logs": lambda s, a: done(LabCommands(s).logs()),
     "shell": lambda s, a: done(LabCommands(s).shell()),
@@ -49,6 +50,8 @@ COMMANDS: dict[str, Callable[[Settings, list[str]], int]] = {
     "classroom-up": lambda s, a: done(ClassroomCommands(s).up()),
     "classroom-down": lambda s, a: done(ClassroomCommands(s).down()),
     "classroom-status": lambda s, a: ClassroomCommands(s).status(),
+    "classroom-progress": lambda s, a: ClassroomCommands(s).progress(a[0] if a else s.get("N")),
+    "classroom-collect": lambda s, a: ClassroomCommands(s).collect(a[0] if a else s.get("N")),
     "test-classroom": lambda s, a: ClassroomCommands(s).test(),
 }
 

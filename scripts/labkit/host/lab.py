@@ -89,6 +89,15 @@ class LabCommands:
             for path in (self.s.workspace, self.s.token_file):
                 os.chown(path, uid, gid)
 
+    def prepare(self) -> None:
+        """What `make up` does before Compose starts the lab: the image (built, loaded or pulled), the workspace
+        and the token. For VS Code's Dev Containers, which then start the lab with Compose themselves."""
+        self.s.lang  # noqa: B018  (a bad LAB_LANG is refused before anything runs)
+        self.checks.need_docker()
+        self.image.ensure()
+        say(f"image {self.image.describe()}")
+        self.prepare_host_files()
+
     def up(self) -> str:
         """Start the lab and wait until it serves; print its URL (the one line on stdout) and return it."""
         lang = self.s.lang
