@@ -178,7 +178,7 @@ class Carry:
         else:
             self.docker("tag", self.s.image, target)
             say(f"pushing {target}")
-            if self.docker("push", target, check=False, capture=False, timeout=None).returncode != 0:
+            if self.docker.shown("push", target) != 0:
                 raise Failure(f"pushing {target} failed (see above); log in first if the registry asks (docker login)")
             say(
                 f"published for {self.docker.platform()} only: no builder here makes linux/arm64. Where one does "

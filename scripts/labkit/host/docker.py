@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -45,6 +46,11 @@ class Docker:
             env=self.env,
             cwd=cwd,
         )
+
+    def shown(self, *args: str) -> int:
+        """Run `docker ARGS` for the user to watch (a pull, a push), on stderr: stdout stays for what a command
+        answers. Its exit status."""
+        return subprocess.run([self.command, *args], stdout=sys.stderr, env=self.env).returncode
 
     def answer(self, *args: str, timeout: float = 30) -> str | None:
         return answers([self.command, *args], timeout, self.env)

@@ -123,8 +123,7 @@ class Image:
 
     def pull(self) -> None:
         say(f"pulling {self.s.image}")
-        proc = self.docker("pull", self.s.image, check=False, capture=False, timeout=None)
-        if proc.returncode != 0:
+        if self.docker.shown("pull", self.s.image) != 0:
             raise Failure(
                 f"{self.s.image} could not be pulled (see above); check the name and that its registry answers "
                 "(docker pull), or make load FILE=… a teacher's archive"
