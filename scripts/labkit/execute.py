@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 import papermill
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from papermill.engines import NBClientEngine, papermill_engines
 from papermill.exceptions import PapermillExecutionError
 from papermill.execute import remove_error_markers
 
@@ -19,6 +20,25 @@ from .contract import METRICS_MIME, RAISES_TAG
 from .notebooks import display_path
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+ENGINE = "labkit"
+
+
+class SavedAtTheEnd(NBClientEngine):
+    """papermill's engine, but the executed copy is written when the run ends (and when it starts), not
+    before and after every cell: two JSON writes of the whole notebook per cell were about a quarter of
+    what a notebook costs beyond its cells. papermill writes the copy in a finally block, so a timeout or
+    a dead kernel still leaves the cell it stopped in marked as started (running_cell reads it)."""
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+        nb_man.save = lambda **_: None  # the manager's own save, called by notebook_complete, is its class's
+        try:
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+        finally:
+            del nb_man.save
+
+
+papermill_engines.register(ENGINE, SavedAtTheEnd)
 
 
 @dataclass
@@ -69,6 +89,7 @@ def run(task: Task) -> Result:
                 progress_bar=False,
                 log_output=False,
                 shutdown_kernel="immediate",  # the run is over: no need to wait for a polite exit
+                engine_name=ENGINE,
             )
         except PapermillExecutionError:
             pass  # judged below from the executed copy, where tagged cells may err on purpose
