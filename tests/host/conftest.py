@@ -30,3 +30,10 @@ def lab_en(docker_engine, tmp_path_factory):
     started = start_lab(docker_engine, tmp_path_factory.mktemp("lab-en"), lang="en")
     yield started
     started.command("down", check=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test, so that a fixture can see whether its test failed."""
+    outcome = yield
+    setattr(item, f"report_{call.when}", outcome.get_result())

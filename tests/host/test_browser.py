@@ -55,6 +55,15 @@ def page(browser):
     context.close()
 
 
+@pytest.fixture(autouse=True)
+def screenshot_on_failure(request):
+    """What the browser showed when a test failed: build/test-artifacts/failed-<test>.png."""
+    yield
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed and "page" in request.fixturenames:
+        request.getfixturevalue("page").screenshot(path=str(SHOTS / f"failed-{request.node.name}.png"))
+
+
 def open_lesson(page, lab, lang: str, name: str):
     """Open the printed URL, check the lesson list and the menus' language, open a lesson; its panel."""
     words = WORDS[lang]
@@ -113,6 +122,12 @@ def test_student_opens_the_lab_runs_lesson_09_and_saves_it(lab, page):
         )
     finally:
         page.screenshot(path=str(SHOTS / "02-lesson-09-run.png"))
+    # lesson.progress draws tqdm's widget: a bar that ends full, and its text
+    bar = notebook.locator(".widget-hprogress").first
+    bar.wait_for(timeout=30_000)
+    bar.scroll_into_view_if_needed()
+    assert "100%" in bar.locator("xpath=..").inner_text(), bar.locator("xpath=..").inner_text()
+    page.screenshot(path=str(SHOTS / "02-lesson-09-progress.png"))
     plot = notebook.locator(".jp-OutputArea-output img").first
     plot.wait_for(timeout=30_000)
     plot.scroll_into_view_if_needed()
@@ -135,6 +150,13 @@ def test_student_opens_the_lab_runs_lesson_09_and_saves_it(lab, page):
     assert not [o for o in outputs if o["output_type"] == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs)
     assert os.stat(saved).st_uid == os.stat(lab.workspace).st_uid  # the student's file, not root's
+
+
+def test_the_status_bar_shows_how_much_memory_the_lab_uses(lab, page):
+    """jupyter-resource-usage, in the lab's language; it refreshes every few seconds."""
+    gauge = page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"内存：\s*[\d.]+\s*[KMG]?B"))
+    gauge.first.wait_for(timeout=30_000)
+    page.screenshot(path=str(SHOTS / "04-memory-gauge.png"))
 
 
 def test_restarting_the_lab_while_a_kernel_runs_corrupts_no_notebook(lab, page):

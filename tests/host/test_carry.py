@@ -203,7 +203,8 @@ def test_an_index_that_cannot_be_reached_is_named_within_a_minute(where, silent_
 
 
 def test_an_index_on_this_machine_needs_the_host_network():
-    proc = lab_command("build", env={"IMAGE": "pytorch-lab:never-built", "PIP_INDEX_URL": "http://127.0.0.1:9/simple"})
+    knobs = {"IMAGE": "pytorch-lab:never-built", "PIP_INDEX_URL": "http://127.0.0.1:9/simple", "BUILD_NETWORK": ""}
+    proc = lab_command("build", env=knobs)
     assert error_line(proc) == (
         "error: PIP_INDEX_URL=http://127.0.0.1:9/simple is on this machine, which the build reaches only with "
         "BUILD_NETWORK=host"

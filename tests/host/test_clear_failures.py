@@ -66,7 +66,7 @@ def test_doctor_passes_for_the_cpu_lab():
     proc, _ = make("doctor", "VARIANT=cpu", env={"LAB_PORT": "18765"})
     assert proc.returncode == 0, proc.stdout
     names = [check_name(line) for line in proc.stdout.splitlines()]
-    assert names == ["docker", "engine", "buildkit", "platform", "compose", "disk", "port"]
+    assert names == ["docker", "engine", "buildkit", "platform", "compose", "disk", "port", "base image", "indexes"]
     platform_line = next(line for line in proc.stdout.splitlines() if check_name(line) == "platform")
     assert re.search(r"images are built for linux/(amd64|arm64), natively$", platform_line), platform_line
     assert all(line.startswith("ok ") for line in proc.stdout.splitlines())

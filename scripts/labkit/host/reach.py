@@ -87,10 +87,10 @@ class Reach:
         return self.s.get("BASE_IMAGE") or default_base_image()
 
     def torch_from_index(self) -> bool:
-        """Whether the CPU build takes torch from PyTorch's CPU index (as on a connected student's machine)."""
-        overridden = any(self.s.get(k) for k in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX"))
+        """Whether the CPU build takes torch from PyTorch's CPU index (or TORCH_CPU_INDEX's mirror of it): unless
+        the wheelhouse holds torch's wheel or PIP_NO_INDEX forbids indexes (docker/Dockerfile)."""
         wheel = any((ROOT / "build" / "wheelhouse" / "cpu").glob("torch-*.whl"))
-        return self.s.variant == "cpu" and not overridden and not wheel
+        return self.s.variant == "cpu" and not self.s.get("PIP_NO_INDEX") and not wheel
 
     def indexes(self) -> list[tuple[str, str, str, str]]:
         """(what, url, page to ask for, the knob that points elsewhere) of each index the build will use."""
