@@ -149,18 +149,14 @@ def startup(base: Settings, image: str, variant: str, repeats: int) -> dict:
 
     def bare_jupyter():
         bare_port = free_port()
-        cid = docker(
-            "run",
-            "-d",
-            "--rm",
-            "--no-healthcheck",
-            "-p",
-            f"127.0.0.1:{bare_port}:{contract.LAB_PORT}",
+        cid = docker.run_in_image(
             image,
             "jupyter",
             "lab",
             f"--port={contract.LAB_PORT}",
             "--IdentityProvider.token=bench",
+            options=("-d", "-p", f"127.0.0.1:{bare_port}:{contract.LAB_PORT}"),
+            check=True,
         ).stdout.strip()
         try:
             wait_until(lambda: serves(f"http://127.0.0.1:{bare_port}/api"), 120, 0.05, "a bare jupyter lab")
