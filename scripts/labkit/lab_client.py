@@ -99,25 +99,30 @@ class KernelSocket:
 
     def execute(self, code: str, timeout: float = 120, expressions: dict | None = None) -> dict:
         """Run code to its end: {'status': ok|error|died, 'error': 'Name: value', 'values': {name: repr},
-        'stdout': text}. values: of expressions, carried in the reply itself."""
+        'stdout': text}. values: of expressions, carried in the reply itself. It ends when both the reply and
+        the kernel's idle status for this request have come: the reply (shell) may overtake the request's
+        last printed lines (IOPub), which come before that idle status."""
         msg_id = self.send(code, expressions)
         result = {"status": None, "error": "", "values": {}, "stdout": ""}
+        idle = False
         try:
-            while True:
-                reply = self.until(msg_id, ("stream", "error", "execute_reply"), timeout)
+            while result["status"] is None or not idle:
+                reply = self.until(msg_id, ("stream", "error", "execute_reply", "status"), timeout)
                 kind = reply.get("msg_type") or reply["header"]["msg_type"]
                 content = reply["content"]
                 if kind == "stream":
                     result["stdout"] += content.get("text", "")
                 elif kind == "error":
                     result["error"] = f"{content['ename']}: {content['evalue']}"
+                elif kind == "status":
+                    idle = idle or content.get("execution_state") == "idle"
                 else:
                     result["status"] = content["status"]
                     result["values"] = {
                         name: value.get("data", {}).get("text/plain", value.get("evalue"))
                         for name, value in content.get("user_expressions", {}).items()
                     }
-                    return result
+            return result
         except KernelGone:
             result["status"] = "died"
             return result
