@@ -206,7 +206,7 @@ class Reach:
             asked.append(f"{what} at {host_of(url)}")
         if not self.s.get("PIP_INDEX_URL") and not self.s.get("PIP_NO_INDEX"):
             asked.append(self.default_index())
-        return "; ".join(asked) + " answer"
+        return "; ".join(asked) + (" answers" if len(asked) == 1 else " answer")
 
     def default_index(self) -> str:
         """pip's own default index, asked by pip itself (with no configuration, as in the build)."""
