@@ -156,7 +156,7 @@ def test_publish_prints_a_reference_that_make_up_pulls_and_never_builds(docker_e
         assert error_line(refused).startswith(f"error: IMAGE={reference} names an image in a registry, which is pulled")
     finally:
         lab.command("down", check=False)
-        docker("rmi", reference, check=False)
+        docker("rmi", reference, f"{address}/course/pytorch-lab:cpu", check=False)
 
 
 # ---- what a build cannot reach, named -------------------------------------------------------------------------
