@@ -202,6 +202,45 @@ def test_an_index_that_cannot_be_reached_is_named_within_a_minute(where, silent_
     assert doctor.returncode == 1
 
 
+@pytest.fixture
+def answering_index(tmp_path):
+    """An index on 127.0.0.1 that answers: pages for pip and torch, served by Python's own http.server."""
+    for project in ("pip", "torch"):
+        (tmp_path / "index" / project).mkdir(parents=True)
+        (tmp_path / "index" / project / "index.html").write_text("<html></html>\n")
+    port = free_port()
+    server = subprocess.Popen(
+        ["python3", "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path / "index")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: http_status(port, "/pip/") == 200, 30, 0.1, what="the stand-in index")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_doctor_asks_what_a_build_needs_and_passes_where_everything_answers(answering_index):
+    base = os.environ.get("BASE_IMAGE") or "pytorch-lab-base:bookworm"
+    if docker("image", "inspect", base, check=False).returncode != 0:
+        pytest.fail(f"no local base image {base}: scripts/make_base_image.sh makes it (.ci/run does)")
+    knobs = {
+        "IMAGE": "pytorch-lab:never-built",
+        "BASE_IMAGE": base,
+        "PIP_INDEX_URL": f"{answering_index}/",
+        "TORCH_CPU_INDEX": f"{answering_index}/",
+        "BUILD_NETWORK": "host",
+        "LAB_PORT": str(free_port()),
+    }
+    doctor = lab_command("doctor", env=knobs, timeout=120)
+    assert doctor.returncode == 0, doctor.stdout
+    lines = {line[6:21].strip(): line[22:] for line in doctor.stdout.splitlines()}
+    assert lines["base image"] == f"{base} is here"
+    assert lines["indexes"].startswith(f"the package index at {answering_index[7:]}")
+
+
 def test_an_index_on_this_machine_needs_the_host_network():
     knobs = {"IMAGE": "pytorch-lab:never-built", "PIP_INDEX_URL": "http://127.0.0.1:9/simple", "BUILD_NETWORK": ""}
     proc = lab_command("build", env=knobs)
