@@ -9,6 +9,8 @@ and asserts on the values the helper returns, so that a picture cannot quietly s
     show_cat(tensors, names, titles, grow_labels)      torch.cat along each dim, coloured by input (lesson 06)
     show_writes(before, panels)             a tensor and a piece of it after a write, view or copy (lesson 07)
     draw_graph(output, leaf, ...)           autograd's graph from output back to leaf, boxes and arrows (lesson 08)
+    show_images(pictures, titles, columns, title)   small grey images in a grid, a title above each (lesson 14)
+    draw_steps(steps, title)                boxes joined by arrows, a note under each (lesson 14)
 """
 
 from __future__ import annotations
@@ -308,3 +310,39 @@ def draw_graph(output, leaf, *, output_label, leaf_label, constant_label, stored
         }
         for box in boxes
     ]
+
+
+def show_images(pictures, titles, columns, title, title_colors=None):
+    """Small grey images (values 0 to 1) in a grid of `columns`, each with a line of text above it."""
+    import matplotlib.pyplot as plt
+
+    rows = max(1, -(-len(pictures) // columns))  # rounded up
+    fig, axes = plt.subplots(rows, columns, figsize=(1.2 * columns, 1.6 * rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(pictures):
+            ax.imshow(pictures[i], cmap="gray_r", vmin=0, vmax=1)
+            ax.set_title(titles[i], fontsize=9, color=title_colors[i] if title_colors else "black")
+    fig.suptitle(title)
+    fig.tight_layout()
+    plt.show()
+    return fig
+
+
+def draw_steps(steps, title):
+    """Steps as boxes joined by arrows, left to right; steps: (name, note under it) pairs."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2.3 * len(steps), 2.0))
+    for i, (name, note) in enumerate(steps):
+        box = {"boxstyle": "round,pad=0.4", "facecolor": "#deebf7", "edgecolor": "tab:blue"}
+        ax.text(i, 0.2, name, ha="center", va="center", fontsize=10, bbox=box)
+        ax.text(i, -0.35, note, ha="center", va="center", fontsize=9, color="dimgray")
+        if i > 0:
+            ax.annotate("", xy=(i - 0.40, 0.2), xytext=(i - 0.60, 0.2), arrowprops={"arrowstyle": "->", "lw": 1.5})
+    ax.set_xlim(-0.6, len(steps) - 0.4)
+    ax.set_ylim(-0.7, 0.6)
+    ax.axis("off")
+    ax.set_title(title)
+    plt.show()
+    return fig
