@@ -53,15 +53,42 @@ c.DockerSpawner.use_internal_ip = True
 c.DockerSpawner.name_template = f"{project}-{{username}}"
 # The container is thrown away when the server stops; the student's work stays in their volume.
 c.DockerSpawner.remove = True
-c.DockerSpawner.volumes = {f"{project}-work-{{username}}": "/home/student/work"}
-c.DockerSpawner.notebook_dir = "/home/student/work"
-c.DockerSpawner.environment = {"LAB_LANG": env("LAB_LANG", "zh")}
+workspace = "/home/student/work"
+c.DockerSpawner.volumes = {f"{project}-work-{{username}}": workspace}
+c.DockerSpawner.notebook_dir = workspace
 c.DockerSpawner.extra_create_kwargs = {"labels": {"pytorch-lab.classroom": project}}
+# What every student's server holds to: one student cannot take the machine, or another student, down.
 mem_limit = env("CLASSROOM_MEM_LIMIT", "1G")
 c.DockerSpawner.mem_limit = mem_limit
-# No swap beyond the limit: a kernel that outgrows it is stopped, not the whole host slowed down.
-c.DockerSpawner.extra_host_config = {"memswap_limit": mem_limit}
 c.DockerSpawner.cpu_limit = float(env("CLASSROOM_CPU_LIMIT", "1.0"))
+c.DockerSpawner.extra_host_config = {
+    # No swap beyond the limit: a kernel that outgrows it is stopped, not the whole host slowed down.
+    "memswap_limit": mem_limit,
+    # Processes and threads: a fork bomb fills its own container's table, not the host's.
+    "pids_limit": int(env("CLASSROOM_PIDS_LIMIT", "1024")),
+    # The lab runs as an unprivileged user and needs no capability; nothing in it may gain one (setuid).
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges"],
+    # The image cannot be changed from inside; what the lab writes beside the student's volume lives in
+    # memory (counted in the student's memory limit) and goes with the container.
+    "read_only": True,
+    "tmpfs": {
+        "/tmp": "rw,exec,nosuid,nodev,size=512m,mode=1777",
+        str(Path(workspace).parent): "rw,exec,nosuid,nodev,size=256m,mode=1777",  # HOME; the volume is mounted in it
+    },
+}
+c.DockerSpawner.environment = {
+    "LAB_LANG": env("LAB_LANG", "zh"),
+    # The image's matplotlib folder is read-only here: its settings (the CJK font) are read from it, its
+    # cache is written to /tmp.
+    "MATPLOTLIBRC": "/opt/matplotlib/matplotlibrc",
+    "MPLCONFIGDIR": "/tmp/matplotlib",
+    # pip's cache would sit in memory; what a student installs goes to their volume anyway.
+    "PIP_NO_CACHE_DIR": "1",
+    # When each server starts its warm-kernel template (labkit/warm): 1 with the server, lazy with the first
+    # kernel, 0 never (classroom/README.md: what 30 students asking at once measured).
+    "LAB_WARM_KERNELS": env("CLASSROOM_WARM_KERNELS", "lazy"),
+}
 c.Spawner.default_url = "/lab"
 # Bounded waits: a server that cannot start is reported in a minute, not two.
 c.Spawner.start_timeout = int(env("CLASSROOM_START_TIMEOUT", "90"))

@@ -8,7 +8,7 @@ import pytest
 
 from hubclient import Browser, Hub
 from labkit.host.net import free_port
-from support import LAB_IMAGE, docker, require_docker_engine
+from support import LAB_IMAGE, docker, lab_command, require_docker_engine
 
 STUDENTS = ("alice", "bob", "carol")
 PASSWORD = "lesson-09-regression"
@@ -18,8 +18,15 @@ PASSWORD = "lesson-09-regression"
 def hub(tmp_path_factory):
     """A classroom as `make classroom-up` starts it, on its own port and project; removed afterwards, volumes too."""
     require_docker_engine("make test-classroom")
+    if not docker.has_image(LAB_IMAGE):
+        built = lab_command("build", env={"IMAGE": LAB_IMAGE}, timeout=3600)
+        assert built.returncode == 0, built.stderr[-3000:]
     port = free_port()
     project = f"pytorch-lab-classroom-test-{port}"
+    # The tests' own tag of the lab's image: the update test moves it to a rebuilt image, as a teacher's
+    # rebuild moves pytorch-lab:cpu, without touching the image under test.
+    image = f"pytorch-lab:classroom-test-{port}"
+    docker("tag", LAB_IMAGE, image)
     env = {
         **os.environ,
         "HUB_PORT": str(port),
@@ -27,7 +34,7 @@ def hub(tmp_path_factory):
         "CLASSROOM_ADMIN_TOKEN_FILE": str(tmp_path_factory.mktemp("hub") / "admin-token"),
         "CLASSROOM_STUDENTS": " ".join(STUDENTS),
         "CLASSROOM_MEM_LIMIT": "1G",
-        "IMAGE": LAB_IMAGE,
+        "IMAGE": image,
     }
     started = Hub(port, project, env)
     started.command("classroom-up")
@@ -36,6 +43,7 @@ def hub(tmp_path_factory):
     volumes = docker("volume", "ls", "-q", "--filter", f"name={project}", check=False).stdout.split()
     if volumes:
         docker("volume", "rm", "-f", *volumes, check=False)
+    docker("rmi", image, check=False)  # the tag; and the rebuilt image, if the update test made one
 
 
 @pytest.fixture(scope="session")

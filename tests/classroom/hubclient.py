@@ -72,6 +72,40 @@ class Hub:
     def student_container(self, name: str) -> str:
         return docker("ps", "-q", "--filter", f"name=^{self.project}-{name}$").stdout.strip()
 
+    @property
+    def lab_image(self) -> str:
+        """The tag the hub starts students' servers from: the tests' own, which the update test moves."""
+        return self.env["IMAGE"]
+
+    def volume(self, name: str) -> str:
+        return f"{self.project}-work-{name}"
+
+    def start_servers(self, *names: str, timeout: float = 150) -> None:
+        """Ask for these students' servers at once (a running one is left as it is); wait until each is ready."""
+        for name in names:
+            answer = self.api(f"users/{name}/server", "POST")
+            assert answer.status in (201, 202, 400), f"{name}: {answer.status} {answer.body[:300]}"
+        for name in names:
+            self.wait_ready(name, timeout)
+
+    def stop_server(self, name: str, timeout: float = 60) -> None:
+        answer = self.api(f"users/{name}/server", "DELETE")
+        assert answer.status in (202, 204, 400), f"{name}: {answer.status} {answer.body[:300]}"
+        wait_until(lambda: not self.student_container(name), timeout, 0.5, what=f"{name}'s server to stop")
+
+    def in_volume(self, name: str, script: str, *mounts: str) -> str:
+        """A shell script run as root in a throw-away container of the lab's image, the student's volume at /w."""
+        options = [arg for mount in mounts for arg in ("-v", mount)]
+        args = ["run", "--rm", "--no-healthcheck", "--network=none", "--user=0:0", "-v", f"{self.volume(name)}:/w"]
+        proc = docker(*args, *options, "--entrypoint", "sh", self.lab_image, "-c", script, check=False)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return proc.stdout
+
+    def hashes(self, name: str) -> dict[str, str]:
+        """Every file of a student's volume: its path -> its sha256, read without changing anything."""
+        out = self.in_volume(name, "cd /w && find . -type f -print0 | xargs -0 -r sha256sum")
+        return {line[66:].removeprefix("./"): line[:64] for line in out.splitlines()}
+
 
 @dataclass
 class Browser:

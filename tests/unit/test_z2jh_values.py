@@ -80,3 +80,41 @@ def test_the_lab_image_and_the_charts_hub_share_jupyterhubs_minor_version():
     lab_version = re.search(r"^jupyterhub==(\S+)", lock, re.M).group(1)
     hub_version = re.search(r"^jupyterhub==(\S+)", hub_lock, re.M).group(1)
     assert lab_version.startswith("5.5.") and hub_version.startswith("5.5."), (lab_version, hub_version)
+
+
+# KubeSpawner's settings that this file sets through hub.config, where the chart's schema does not look: each
+# checked by hand against kubespawner/spawner.py of KubeSpawner 7.0.0, the version the chart's hub image pins.
+KUBESPAWNER_SETTINGS = {"container_security_context", "pod_security_context", "allow_privilege_escalation"}
+# The fields of Kubernetes' SecurityContext (core/v1), the camelCase names container_security_context takes.
+SECURITY_CONTEXT = {
+    "allowPrivilegeEscalation",
+    "appArmorProfile",
+    "capabilities",
+    "privileged",
+    "procMount",
+    "readOnlyRootFilesystem",
+    "runAsGroup",
+    "runAsNonRoot",
+    "runAsUser",
+    "seLinuxOptions",
+    "seccompProfile",
+    "windowsOptions",
+}
+
+
+def test_the_students_containers_are_hardened_as_on_one_server(values):
+    spawner = values["hub"]["config"]["KubeSpawner"]
+    assert set(spawner) <= KUBESPAWNER_SETTINGS, set(spawner) - KUBESPAWNER_SETTINGS
+    context = spawner["container_security_context"]
+    assert set(context) <= SECURITY_CONTEXT, set(context) - SECURITY_CONTEXT
+    assert context["capabilities"] == {"drop": ["ALL"]} and context["readOnlyRootFilesystem"] is True
+    assert context["allowPrivilegeEscalation"] is False and values["singleuser"]["allowPrivilegeEscalation"] is False
+    # The read-only root's writable places, in memory: what the Docker classroom mounts as tmpfs.
+    storage = values["singleuser"]["storage"]
+    in_memory = {v["name"] for v in storage["extraVolumes"] if v["emptyDir"]["medium"] == "Memory"}
+    mounts = {m["mountPath"]: m["name"] for m in storage["extraVolumeMounts"]}
+    assert mounts == {"/home/student": "home", "/tmp": "tmp"} and set(mounts.values()) == in_memory
+    config = (ROOT / "classroom" / "jupyterhub_config.py").read_text()
+    for name, value in values["singleuser"]["extraEnv"].items():
+        if name != "LAB_LANG":  # the class's language: the hub's LAB_LANG knob
+            assert re.search(rf'"{name}": (env\("CLASSROOM_\w+", )?"{re.escape(value)}"', config), name

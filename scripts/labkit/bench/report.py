@@ -45,6 +45,27 @@ def classroom_rows(result: dict, row) -> None:
             f"idle: {one['memory_per_student_mb']} MB",
             f"{result['active_student_mb'] / one['memory_per_student_mb']:.1f}",
         )
+    modes = result.get("warm_modes") or {}
+    default = modes.get(result.get("warm_default", ""))
+    names = {"1": "with the server", "lazy": "with the first kernel", "0": "never"}
+    for mode, run in modes.items():
+        n = result["progress"]["students"]
+        cpu = f", {run['cpu_s_per_student']:.1f} CPU-s per student" if run.get("cpu_s_per_student") else ""
+        chosen = " (the classroom's default)" if run is default else ""
+        row(
+            f"{n} students at once, warm-kernel template {names.get(mode, mode)}{chosen} → all answer",
+            f"{run['all_answer_s']:.1f} s{cpu}",
+            f"default: {default['all_answer_s']:.1f} s" if default and run is not default else "",
+            f"{run['all_answer_s'] / default['all_answer_s']:.2f}" if default and run is not default else "",
+        )
+    if result.get("progress"):
+        progress = result["progress"]
+        row(
+            f"`make classroom-progress 9` over {progress['students']} students ({result['cores']} cores)",
+            f"{progress['all_s']:.1f} s",
+            f"one student: {progress['one_s']:.1f} s",
+            f"{progress['all_s'] / progress['one_s']:.1f}",
+        )
 
 
 def gb(n: float) -> str:

@@ -2,7 +2,9 @@
 
     make classroom-up [HUB_PORT=8000]   build what is missing, start the hub, wait until it answers, print its URL
     make classroom-down                 stop the hub and every student's container; every student's volume stays
-    make classroom-status               the hub, the students, their servers and their volumes
+    make classroom-status               the hub, the students, their servers (on which image) and their volumes
+    make classroom-progress [N]         every student's exercises of lesson N, judged in a sandbox (progress.py)
+    make classroom-collect [N] [DEST=…] every student's work, copied out read-only (classroom_collect.py)
     make test-classroom                 tests/classroom, with the host's test tools (build/venv)
 
 The hub's image, config and Compose file are in classroom/.
@@ -10,11 +12,15 @@ The hub's image, config and Compose file are in classroom/.
 
 from __future__ import annotations
 
+import string
+
 from .. import contract
 from .checks import Checks
+from .classroom_collect import Collection
 from .docker import Compose, Docker
 from .image import Image, build_labelled, files_hash
 from .net import http_status, port_in_use
+from .progress import ClassProgress, lesson_number
 from .rest import Rest
 from .settings import ROOT, Failure, Settings, port_busy, say
 from .tokens import ensure_token
@@ -28,6 +34,13 @@ HUB_INPUTS = (
     "proxy/package.json",
     "proxy/package-lock.json",
 )
+
+
+def docker_safe(name: str) -> str:
+    """A hub user's name as DockerSpawner writes it into container and volume names (its default escape:
+    lowercase letters and digits kept, every other byte as -XX)."""
+    safe = set(string.ascii_lowercase + string.digits)
+    return "".join(c if c in safe else "".join(f"-{b:02X}" for b in c.encode()) for c in name).lower()
 
 
 class ClassroomCommands:
@@ -81,6 +94,36 @@ class ClassroomCommands:
         out = self.docker.answer_all("volume", "ls", "-q", "--filter", f"name={prefix}")
         return sorted(v for v in out.split() if v.startswith(prefix))
 
+    def users(self) -> list[dict]:
+        """The hub's users, from its API; [] when the hub is not running."""
+        if self.hub_state() != "running":
+            return []
+        try:
+            return self.api().call("GET", "users")
+        except (OSError, ValueError) as problem:
+            raise Failure(f"the hub's API did not answer ({problem}); see make classroom-status") from None
+
+    def roster(self) -> dict[str, str | None]:
+        """Every student: the hub's users but the teachers, and every volume of work, even one whose student the
+        hub no longer knows; each with their volume's name, or None before their first server."""
+        volumes = set(self.student_volumes())
+        prefix = f"{self.project}-work-"
+        found: dict[str, str | None] = {}
+        for user in self.users():
+            if not user.get("admin"):
+                volume = f"{prefix}{docker_safe(user['name'])}"
+                found[user["name"]] = volume if volume in volumes else None
+        for volume in volumes - set(found.values()):
+            found[volume[len(prefix) :]] = volume
+        return found
+
+    def image_id(self) -> str:
+        return self.docker.answer("image", "inspect", "--format", "{{.Id}}", self.s.image) or ""
+
+    def need_image(self) -> None:
+        if not self.image_id():
+            raise Failure(f"the lab's image {self.s.image} is not here; make build (or make classroom-up) first")
+
     def api(self) -> Rest:
         """The hub's REST API with the teacher's token."""
         token = ensure_token(self.s.admin_token_file)
@@ -91,6 +134,7 @@ class ClassroomCommands:
     def up(self) -> str:
         self.s.variant  # noqa: B018  (bad knobs fail here, before anything is built)
         self.s.lang  # noqa: B018
+        self.s.classroom_mem_limit, self.s.classroom_cpu_limit, self.s.classroom_pids_limit  # noqa: B018
         self.checks.need_docker()
         port = self.s.hub_port
         if self.hub_state() != "running" and port_in_use(port):
@@ -147,15 +191,44 @@ class ClassroomCommands:
                 else ("ready" if server.get("ready") else (server.get("pending") or "starting"))
             )
         volumes = {v[len(f"{self.project}-work-") :]: v for v in self.student_volumes()}
+        images = self.server_images()
         names = sorted(set(servers) | set(volumes))
         print(f"students   {len(names)}")
         for name in names:
             admin = next((u.get("admin") for u in users if u["name"] == name), False)
-            print(
+            line = (
                 f"  {name:<20} {'teacher' if admin else 'student':<8} {servers.get(name, '-'):<10} "
-                f"{volumes.get(name, '(no volume)')}"
+                f"{volumes.get(docker_safe(name), volumes.get(name, '(no volume)'))}"
             )
+            print(f"{line}  {images[docker_safe(name)]}" if docker_safe(name) in images else line)
         return 0
+
+    def server_images(self) -> dict[str, str]:
+        """For each running student container (by its name's user part): whether it runs the image the tag
+        names now, or one from before the teacher rebuilt it (it gets the new one at its next start)."""
+        current = self.image_id()
+        found = {}
+        for cid in self.student_containers():
+            line = self.docker.answer("inspect", "--format", "{{.Name}} {{.Image}}", cid) or ""
+            name, _, image = line.lstrip("/").partition(" ")
+            user = name[len(f"{self.project}-") :]
+            if image and image == current:
+                found[user] = "current image"
+            elif image:
+                found[user] = f"older image {image[7:19]}: restart the server to update it"
+        return found
+
+    def progress(self, number: str | None) -> int:
+        lesson = lesson_number(number)
+        self.checks.need_docker()
+        self.need_image()
+        return ClassProgress(self.s, self.project, self.roster()).run(lesson)
+
+    def collect(self, number: str | None) -> int:
+        lesson = lesson_number(number)
+        self.checks.need_docker()
+        self.need_image()
+        return Collection(self.s, self.project, self.roster()).run(lesson)
 
     def test(self) -> int:
         self.checks.need_docker()

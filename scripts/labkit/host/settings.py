@@ -175,3 +175,57 @@ class Settings:
     @property
     def teacher(self) -> str:
         return self.get("CLASSROOM_TEACHER", "teacher")
+
+    @property
+    def classroom_mem_limit(self) -> str:
+        """Each student's memory (512M, 1G, 1.5G: as JupyterHub reads it, so Docker too), their server's and their
+        progress run's."""
+        raw = self.get("CLASSROOM_MEM_LIMIT", "1G")
+        number, unit = raw[:-1], raw[-1:]
+        if unit not in ("K", "M", "G") or not number.replace(".", "", 1).isdigit():
+            raise Failure(f"CLASSROOM_MEM_LIMIT must be an amount of memory such as 512M or 1G, not '{raw}'")
+        return raw
+
+    @property
+    def classroom_cpu_limit(self) -> float:
+        raw = self.get("CLASSROOM_CPU_LIMIT", "1.0")
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1
+        if value <= 0:
+            raise Failure(f"CLASSROOM_CPU_LIMIT must be a share of CPU cores above 0 (such as 1.0), not '{raw}'")
+        return value
+
+    @property
+    def classroom_pids_limit(self) -> int:
+        """The processes and threads one student's container may hold (a fork bomb stops there)."""
+        raw = self.get("CLASSROOM_PIDS_LIMIT", "1024")
+        if not raw.isdigit() or int(raw) < 128:
+            raise Failure(f"CLASSROOM_PIDS_LIMIT must be a whole number of processes, 128 or more, not '{raw}'")
+        return int(raw)
+
+    @property
+    def cell_timeout(self) -> float:
+        """classroom-progress: the longest one cell of a student's lesson may run."""
+        return self.seconds("CLASSROOM_CELL_TIMEOUT", 60)
+
+    @property
+    def lesson_timeout(self) -> float:
+        """classroom-progress: the longest one student's run of one lesson may take, all cells together."""
+        return self.seconds("CLASSROOM_LESSON_TIMEOUT", 300)
+
+    @property
+    def progress_jobs(self) -> int | None:
+        """classroom-progress: students run at once; None: as many as the engine has cores."""
+        raw = self.get("CLASSROOM_PROGRESS_JOBS")
+        if raw and (not raw.isdigit() or int(raw) < 1):
+            raise Failure(
+                f"CLASSROOM_PROGRESS_JOBS must be a whole number of students at once (1 or more), not '{raw}'"
+            )
+        return int(raw) if raw else None
+
+    @property
+    def classroom_output(self) -> Path:
+        """Where classroom-progress writes its CSV and HTML, and classroom-collect its folders unless DEST says."""
+        return Path(self.get("CLASSROOM_OUT", str(ROOT / "build" / "classroom"))).resolve()
