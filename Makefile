@@ -41,7 +41,7 @@ endif
 help: ## list the targets and their knobs
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
 	@echo "knobs: VARIANT=cpu|cuda LAB_LANG=zh|en LAB_PORT=8888 IMAGE DOCKER COMPOSE=auto|v2|v1 BASE_IMAGE PIP_INDEX_URL PIP_EXTRA_INDEX_URL TORCH_CPU_INDEX"
-	@echo "       CA_BUNDLE BUILD_NETWORK LAB_WORKSPACE NB PARAMS OUT TIMEOUT FILE REGISTRY DEST HUB_PORT=8000 LAB_TORCH_INDEX LAB_WARM_KERNELS=1|0 WAIT_SECONDS=180 (see README.md)"
+	@echo "       CA_BUNDLE BUILD_NETWORK LAB_WORKSPACE NB PARAMS OUT TIMEOUT FILE REGISTRY DEST HUB_PORT=8000 CLASSROOM_CELL_TIMEOUT=60 LAB_TORCH_INDEX LAB_WARM_KERNELS=1|0 WAIT_SECONDS=180 (see README.md)"
 
 up: ## build if needed, start the lab, wait until healthy, print its URL [VARIANT=cpu|cuda LAB_LANG=zh|en]
 	@$(LAB) up

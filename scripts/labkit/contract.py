@@ -52,6 +52,7 @@ LESSONS_ENV = "LAB_LESSONS_DIR"  # where the image keeps the lessons
 WARM_ENV = "LAB_WARM_KERNELS"  # 0 spawns every kernel instead of forking it (labkit.warm)
 TORCH_INDEX_ENV = "LAB_TORCH_INDEX"  # where a student's pip finds torchvision's CPU build (default TORCH_CPU_INDEX)
 START_LOG_PREFIX = "start-lab:"  # the lab's start writes its lines with it; `make up` repeats them
+GRADE_LINE_PREFIX = "pytorch-lab-grade:"  # each lesson's verdicts, as labkit.grade prints them for the host
 
 
 def image_name(variant: str) -> str:

@@ -84,7 +84,9 @@ class KernelSocket:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError(f"no {'/'.join(kinds)} from the kernel within {timeout:.0f}s")
-            self.ws.settimeout(left)
+            # websocket-client answers the server's pings (every 30 s) inside recv() and reads on with the same
+            # timeout: short reads, so that the deadline above is checked.
+            self.ws.settimeout(min(left, 10))
             try:
                 reply = json.loads(self.ws.recv())
             except websocket.WebSocketTimeoutException:
