@@ -95,9 +95,10 @@ class Hub:
 
     def in_volume(self, name: str, script: str, *mounts: str) -> str:
         """A shell script run as root in a throw-away container of the lab's image, the student's volume at /w."""
-        options = [arg for mount in mounts for arg in ("-v", mount)]
-        args = ["run", "--rm", "--no-healthcheck", "--network=none", "--user=0:0", "-v", f"{self.volume(name)}:/w"]
-        proc = docker(*args, *options, "--entrypoint", "sh", self.lab_image, "-c", script, check=False)
+        volumes = (f"{self.volume(name)}:/w", *mounts)
+        proc = docker.run_in_image(
+            self.lab_image, "-c", script, volumes=volumes, user="0:0", entrypoint="sh", options=("--network=none",)
+        )
         assert proc.returncode == 0, proc.stderr[-2000:]
         return proc.stdout
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
+import tempfile
 import time
+import types
 from pathlib import Path
 
 import nbformat
@@ -42,12 +45,18 @@ def run_in_one_process(paths: list[Path], profile: str) -> dict[str, float]:
         code = compile(notebook_source(path, params), str(path), "exec")
         started = time.perf_counter()
         cwd = os.getcwd()
-        os.chdir(path.parent)
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                exec(code, {"__name__": "__main__"})
-        finally:
-            os.chdir(cwd)
-            plt.close("all")
+        # a folder of its own, writable, as the runner gives each notebook (the image's lessons are root's)
+        with tempfile.TemporaryDirectory(prefix=f"{path.stem}-") as folder:
+            os.chdir(folder)
+            # a fresh __main__, as `python script.py` has: what the code pickles must be found there
+            script, main = types.ModuleType("__main__"), sys.modules["__main__"]
+            sys.modules["__main__"] = script
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    exec(code, script.__dict__)
+            finally:
+                sys.modules["__main__"] = main
+                os.chdir(cwd)
+                plt.close("all")
         seconds[path.name] = time.perf_counter() - started
     return seconds

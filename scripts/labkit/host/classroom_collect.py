@@ -101,10 +101,16 @@ class Collection:
         """One volume's files into folder, read by a container that can read but never change them."""
         name = f"{self.project}-collect-{uuid.uuid4().hex[:10]}"
         # root without capabilities but the one to read every file, whatever its mode; the volume is read-only.
-        options = [*sandbox(self.s), "--cap-add=DAC_READ_SEARCH", "--user=0:0", "--name", name]
-        cmd = [self.docker.command, "run", "--rm", "--no-healthcheck", *options, "--label", f"{LABEL}={self.project}"]
-        cmd += ["-v", f"{volume}:{contract.WORKSPACE}:ro", "--entrypoint", tar_command(number)[0], self.s.image]
-        cmd += tar_command(number)[1:]
+        options = (*sandbox(self.s), "--cap-add=DAC_READ_SEARCH", "--name", name, "--label", f"{LABEL}={self.project}")
+        tar = tar_command(number)
+        cmd = self.docker.run_args(
+            self.s.image,
+            *tar[1:],
+            volumes=(f"{volume}:{contract.WORKSPACE}:ro",),
+            user="0:0",
+            entrypoint=tar[0],
+            options=options,
+        )
         folder.mkdir(parents=True)
         with tempfile.TemporaryFile() as complaints:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=complaints, env=self.docker.env)

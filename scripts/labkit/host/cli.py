@@ -8,6 +8,7 @@ command with one line, `error: what is wrong; what to do`, and exit status 1.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from typing import Callable
 
@@ -67,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](Settings(), args.args)
     except Failure as problem:
         print(f"error: {problem}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as failed:  # a step that had to succeed: still one line
+        said = (failed.stderr or "").strip().splitlines() if isinstance(failed.stderr, str) else []
+        why = f": {said[-1]}" if said else " (see above)"
+        print(
+            f"error: {' '.join(map(str, failed.cmd[:6]))} … ended with status {failed.returncode}{why}", file=sys.stderr
+        )
         return 1
     except KeyboardInterrupt:
         return 130

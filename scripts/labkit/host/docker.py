@@ -103,7 +103,7 @@ class Docker:
     def has_image(self, image: str) -> bool:
         return self.answer("image", "inspect", "--format", "{{.Id}}", image) is not None
 
-    def run_in_image(
+    def run_args(
         self,
         image: str,
         *command: str,
@@ -113,14 +113,10 @@ class Docker:
         user: str | None = None,
         entrypoint: str | None = None,
         options: tuple = (),
-        capture: bool = True,
-        check: bool = False,
-        timeout: float | None = None,
-    ) -> subprocess.CompletedProcess:
-        """`docker run --rm` of one command in a throw-away container, without the image's health check.
-
-        volumes: "host:container[:ro]" strings; env: "NAME=value" or "NAME" (passed on from here)."""
-        args = ["run", "--rm", "--no-healthcheck", *options]
+    ) -> list[str]:
+        """The command line of `docker run --rm` of one command in a throw-away container, without the image's
+        health check. volumes: "host:container[:ro]" strings; env: "NAME=value" or "NAME" (passed on from here)."""
+        args = [self.command, "run", "--rm", "--no-healthcheck", *options]
         for volume in volumes:
             args += ["-v", volume]
         for item in env:
@@ -131,7 +127,19 @@ class Docker:
             args += ["--user", user]
         if entrypoint:
             args += ["--entrypoint", entrypoint]
-        return self(*args, image, *command, check=check, capture=capture, timeout=timeout)
+        return [*args, image, *command]
+
+    def run_in_image(
+        self,
+        image: str,
+        *command: str,
+        capture: bool = True,
+        check: bool = False,
+        timeout: float | None = None,
+        **where,
+    ) -> subprocess.CompletedProcess:
+        """Run one command in a throw-away container of image (run_args says how), to its end."""
+        return self(*self.run_args(image, *command, **where)[1:], check=check, capture=capture, timeout=timeout)
 
     def wait_serving(
         self, cid: str, ready: Callable[[], bool], timeout: float, name: str, logs: Callable[[], object], fix: str
