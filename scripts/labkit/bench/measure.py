@@ -224,7 +224,7 @@ def lab_kernels(base: Settings, image: str, repeats: int, idle: int) -> dict:
         up = round(time.perf_counter() - started, 3)
         try:
             cid = lab.container()
-            where = ("--port", str(contract.LAB_PORT), "--token", lab.s.token_file.read_text().strip())
+            where = ("--port", str(lab.s.lab_port), "--token", lab.s.token_file.read_text().strip())
             # The first kernel right after `make up` is healthy: the template may still be importing.
             runs = [in_lab(docker, cid, "first-cell", *where) for _ in range(repeats)]
             memory = in_lab(docker, cid, "memory", "--kernels", str(idle), *where) if mode != "lazy" else {}
