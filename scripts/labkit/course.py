@@ -27,8 +27,7 @@ import time
 from pathlib import Path
 
 from . import contract
-
-LESSON = re.compile(r"^(\d\d)_.+\.ipynb$")
+from .notebooks import LESSON_PATTERN
 
 
 def cell_hashes(path: Path) -> list[str]:
@@ -45,6 +44,7 @@ def version(hashes: list[str]) -> str:
 
 
 def say(line: str) -> None:
+    """A line for the student, as the lab's start writes them (`make up` repeats them)."""
     print(f"{contract.START_LOG_PREFIX} {line}", file=sys.stderr, flush=True)
 
 
@@ -98,7 +98,7 @@ class Workspace:
     def update(self, lang: str) -> list[str]:
         """Apply the rule to every lesson of the image; the lines a student should read (also printed)."""
         lines = []
-        names = sorted(p.name for p in (self.lessons / lang).glob("*.ipynb") if LESSON.match(p.name))
+        names = sorted(p.name for p in (self.lessons / lang).glob("*.ipynb") if LESSON_PATTERN.match(p.name))
         for name in names:
             mine = self.work / name
             if not mine.exists():
@@ -117,10 +117,9 @@ class Workspace:
             if not edited and entry:
                 self.copy(name, original.parent.name)
                 continue
-            number = int(LESSON.match(name).group(1))
             lines.append(
                 f"lesson {name[:2]}: the course has a newer version; you changed yours, so it is kept as it is. "
-                f"To take the new one: make reset-lesson {number} (yours is kept as a backup)"
+                f"To take the new one: make reset-lesson {int(name[:2])} (yours is kept as a backup)"
             )
         self.write_record()
         for line in lines:

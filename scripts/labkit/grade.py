@@ -37,8 +37,8 @@ from pathlib import Path
 
 import nbformat
 
-from . import contract, execute
-from .contract import CHECK_TAG, LANGUAGES, LESSON_RECORD, LESSONS_DIR, LESSONS_ENV, METADATA_KEY, RAISES_TAG, WORKSPACE
+from . import contract, course, execute
+from .contract import CHECK_TAG, LANGUAGES, LESSONS_DIR, LESSONS_ENV, METADATA_KEY, RAISES_TAG, WORKSPACE
 from .lesson import checks_fingerprint
 from .notebooks import LESSON_PATTERN
 
@@ -255,17 +255,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=60, help="longest one cell may run, in seconds")
     parser.add_argument("--list", action="store_true", help="print the lessons with exercises and stop")
     args = parser.parse_args(argv)
-    lessons = catalogue(Path(os.environ.get(LESSONS_ENV) or LESSONS_DIR))
+    folder = Path(os.environ.get(LESSONS_ENV) or LESSONS_DIR)
+    lessons = catalogue(folder)
     channel = results_channel()
     if args.list:
         emit(channel, {"lessons": {name: numbers(lesson["exercises"]) for name, lesson in lessons.items()}})
         return 0
     asked = {f"{int(n):02d}" for n in args.lessons if n.isdigit()}
     work = Path(WORKSPACE)
-    try:
-        record = json.loads((work / LESSON_RECORD).read_text(encoding="utf-8")).get("lessons", {})
-    except (OSError, ValueError, AttributeError):
-        record = {}
+    record = course.Workspace(work, folder).record
     scratch = Path(tempfile.mkdtemp(prefix="grade-"))
     for name, lesson in lessons.items():
         if not asked or name[:2] in asked:

@@ -33,7 +33,7 @@ import urllib.request
 from pathlib import Path
 
 from . import contract
-from .course import unique_backup
+from .course import say, unique_backup
 
 VERSION = f"python{sys.version_info.major}.{sys.version_info.minor}"
 FIRST_PTH = "00-pytorch-lab.pth"
@@ -61,10 +61,6 @@ def image_site() -> Path:
 
 def student_root(work: Path) -> Path:
     return work / contract.PACKAGES
-
-
-def say(line: str) -> None:
-    print(f"{contract.START_LOG_PREFIX} {line}", file=sys.stderr, flush=True)
 
 
 # ---- the environment, made or refreshed at every start -------------------------------------------

@@ -17,7 +17,7 @@ LOCALES = {"zh": "zh_CN", "en": "en"}  # JupyterLab's menus (the zh-CN language 
 
 
 def fail(line: str, code: int) -> int:
-    print(f"{contract.START_LOG_PREFIX} {line}", file=sys.stderr, flush=True)
+    course.say(line)
     return code
 
 

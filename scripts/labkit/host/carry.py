@@ -63,7 +63,7 @@ class Carry:
 
     def archive(self) -> Path:
         default = ROOT / "build" / f"{self.s.image.replace('/', '-').replace(':', '-')}.tar.gz"
-        return Path(self.s.get("FILE", str(default))).resolve()
+        return self.s.path("FILE", default)
 
     def save(self) -> int:
         self.checks.need_docker()

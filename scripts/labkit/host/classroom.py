@@ -117,8 +117,18 @@ class ClassroomCommands:
             found[volume[len(prefix) :]] = volume
         return found
 
+    def students(self) -> dict[str, str | None]:
+        """The roster, refused in one line when nobody is in it yet."""
+        found = self.roster()
+        if not found:
+            raise Failure(
+                "this classroom has no students yet: nobody has signed up or started a server "
+                "(make classroom-status lists them)"
+            )
+        return found
+
     def image_id(self) -> str:
-        return self.docker.answer("image", "inspect", "--format", "{{.Id}}", self.s.image) or ""
+        return self.docker.image_id(self.s.image) or ""
 
     def need_image(self) -> None:
         if not self.image_id():
@@ -222,13 +232,13 @@ class ClassroomCommands:
         lesson = lesson_number(number)
         self.checks.need_docker()
         self.need_image()
-        return ClassProgress(self.s, self.project, self.roster()).run(lesson)
+        return ClassProgress(self.s, self.project, self.students()).run(lesson)
 
     def collect(self, number: str | None) -> int:
         lesson = lesson_number(number)
         self.checks.need_docker()
         self.need_image()
-        return Collection(self.s, self.project, self.roster()).run(lesson)
+        return Collection(self.s, self.project, self.students()).run(lesson)
 
     def test(self) -> int:
         self.checks.need_docker()

@@ -100,8 +100,12 @@ class Docker:
     def image_label(self, image: str, label: str) -> str | None:
         return self.answer("image", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}', image)
 
+    def image_id(self, image: str) -> str | None:
+        """The image's ID (sha256:…), or None when there is no such image here."""
+        return self.answer("image", "inspect", "--format", "{{.Id}}", image)
+
     def has_image(self, image: str) -> bool:
-        return self.answer("image", "inspect", "--format", "{{.Id}}", image) is not None
+        return self.image_id(image) is not None
 
     def run_args(
         self,

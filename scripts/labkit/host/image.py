@@ -88,12 +88,12 @@ class Image:
 
     def describe(self) -> str:
         """'NAME (ID sha256:1234abcd5678, built from commit …)' for the image the settings name."""
-        found = self.docker.answer("image", "inspect", "--format", "{{.Id}}", self.s.image) or "?"
+        found = self.docker.image_id(self.s.image) or "?"
         commit = self.docker.image_label(self.s.image, COMMIT_LABEL) or "unknown"
         return f"{self.s.image} (ID {found[:19]}, built from commit {commit})"
 
     def built_here(self) -> bool:
-        found = self.docker.answer("image", "inspect", "--format", "{{.Id}}", self.s.image)
+        found = self.docker.image_id(self.s.image)
         return bool(found) and BUILT_HERE.exists() and found in BUILT_HERE.read_text().split()
 
     def ensure(self) -> None:
@@ -185,7 +185,7 @@ class Image:
             self.s, "docker/Dockerfile", self.s.image, ".", self.inputs_hash(), args, self.before_build, output, labels
         )
         if not fresh:
-            built = self.docker.answer("image", "inspect", "--format", "{{.Id}}", self.s.image)
+            built = self.docker.image_id(self.s.image)
             BUILT_HERE.parent.mkdir(parents=True, exist_ok=True)
             with open(BUILT_HERE, "a") as record:
                 record.write(f"{built}\n")

@@ -79,7 +79,8 @@ def every(lesson: str, exercises: list[str], status: str, note: str) -> dict:
 
 
 class ClassProgress:
-    """One classroom-progress run over a roster: student -> their volume's name (None: no volume yet)."""
+    """One classroom-progress run over a roster, never empty (Classroom.students refuses that): student -> their
+    volume's name (None: no volume yet)."""
 
     def __init__(self, settings: Settings, project: str, roster: dict[str, str | None]):
         self.s = settings
@@ -159,11 +160,6 @@ class ClassProgress:
 
     def run(self, number: str | None) -> int:
         lessons = self.lessons(number)
-        if not self.roster:
-            raise Failure(
-                "this classroom has no students yet: nobody has signed up or started a server "
-                "(make classroom-status lists them)"
-            )
         jobs = min(self.jobs(), len(self.roster))
         say(f"progress: {len(self.roster)} student(s), {len(lessons)} lesson(s), {jobs} at once")
         started = time.monotonic()

@@ -63,6 +63,10 @@ class Settings:
             raise Failure(f"{name} must be a port number (1-65535), not '{raw}'")
         return int(raw)
 
+    def path(self, name: str, default: Path) -> Path:
+        """A knob that names a file or folder: absolute, relative ones from where the command runs."""
+        return Path(self.get(name, str(default))).resolve()
+
     def seconds(self, name: str, default: float) -> float:
         raw = self.get(name, str(default))
         try:
@@ -125,11 +129,11 @@ class Settings:
 
     @property
     def workspace(self) -> Path:
-        return Path(self.get("LAB_WORKSPACE", str(ROOT / "workspace"))).resolve()
+        return self.path("LAB_WORKSPACE", ROOT / "workspace")
 
     @property
     def token_file(self) -> Path:
-        return Path(self.get("LAB_TOKEN_FILE", str(ROOT / ".lab-token"))).resolve()
+        return self.path("LAB_TOKEN_FILE", ROOT / ".lab-token")
 
     @property
     def uid_gid(self) -> tuple[str, str]:
@@ -170,7 +174,7 @@ class Settings:
 
     @property
     def admin_token_file(self) -> Path:
-        return Path(self.get("CLASSROOM_ADMIN_TOKEN_FILE", str(ROOT / ".hub-admin-token"))).resolve()
+        return self.path("CLASSROOM_ADMIN_TOKEN_FILE", ROOT / ".hub-admin-token")
 
     @property
     def teacher(self) -> str:
@@ -228,4 +232,4 @@ class Settings:
     @property
     def classroom_output(self) -> Path:
         """Where classroom-progress writes its CSV and HTML, and classroom-collect its folders unless DEST says."""
-        return Path(self.get("CLASSROOM_OUT", str(ROOT / "build" / "classroom"))).resolve()
+        return self.path("CLASSROOM_OUT", ROOT / "build" / "classroom")
