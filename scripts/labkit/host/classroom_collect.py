@@ -22,9 +22,8 @@ import uuid
 from pathlib import Path, PurePosixPath
 
 from .. import contract
-from .docker import Docker
-from .progress import LABEL, sandbox
-from .settings import Failure, Settings, say
+from .progress import LABEL, RosterRun, sandbox
+from .settings import Failure, say
 
 PER_STUDENT = 600  # seconds one student's copy may take before its container is stopped
 LEFT_BEHIND = f"./{contract.PACKAGES}"
@@ -81,15 +80,8 @@ def unpack(stream, folder: Path) -> tuple[list[dict], list[str]]:
     return sorted(taken, key=lambda f: f["path"]), left_out
 
 
-class Collection:
-    """One classroom-collect run over a roster, never empty (Classroom.students refuses that): student -> their
-    volume's name (None: no volume yet)."""
-
-    def __init__(self, settings: Settings, project: str, roster: dict[str, str | None]):
-        self.s = settings
-        self.docker = Docker(settings)
-        self.project = project
-        self.roster = roster
+class Collection(RosterRun):
+    """make classroom-collect: each student's volume copied, read-only, into a folder of their own."""
 
     def destination(self) -> Path:
         given = self.s.get("DEST")

@@ -78,15 +78,19 @@ def every(lesson: str, exercises: list[str], status: str, note: str) -> dict:
     return {"lesson": lesson, "lang": "", "exercises": marks, "note": note, "seconds": 0.0}
 
 
-class ClassProgress:
-    """One classroom-progress run over a roster, never empty (Classroom.students refuses that): student -> their
-    volume's name (None: no volume yet)."""
+class RosterRun:
+    """One run of a teacher's command over a roster, never empty (Classroom.students refuses that): student ->
+    their volume's name (None: no volume yet)."""
 
     def __init__(self, settings: Settings, project: str, roster: dict[str, str | None]):
         self.s = settings
         self.docker = Docker(settings)
         self.project = project
         self.roster = roster
+
+
+class ClassProgress(RosterRun):
+    """make classroom-progress: each student's copies judged in a sandbox, then the table and the reports."""
 
     def run_grader(self, *args: str, volume: str | None = None, timeout: float = 120, warm: bool = False):
         name = f"{self.project}-progress-{uuid.uuid4().hex[:10]}"
