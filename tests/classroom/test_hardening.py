@@ -138,8 +138,10 @@ BOMB = (
     + """
 import subprocess, time
 limit = int((pids / 'pids.max').read_text())
-# dash's fork bomb, in timeout's process group; exec sleep keeps timeout waiting, then it kills the whole group.
-bomb = subprocess.Popen(['timeout', '-s', 'KILL', '12', 'sh', '-c', 'b() { b | b & }; b; exec sleep 60'],
+# A fork bomb in dash whose every process stays (it forks twice, then becomes a sleep): the table fills and stays
+# full until timeout kills the bomb's whole process group. The classic `b | b &` churns instead: its count swings
+# between a few hundred and the limit, and a sampler in the same busy cgroup could catch only the troughs.
+bomb = subprocess.Popen(['timeout', '-s', 'KILL', '12', 'sh', '-c', 'b() { b & b & exec sleep 60; }; b'],
                         stderr=subprocess.DEVNULL)
 peak = 0
 while bomb.poll() is None:
