@@ -37,13 +37,15 @@ def hub(tmp_path_factory):
         "IMAGE": image,
     }
     started = Hub(port, project, env)
-    started.command("classroom-up")
-    yield started
-    started.command("classroom-down", check=False)
-    volumes = docker("volume", "ls", "-q", "--filter", f"name={project}", check=False).stdout.split()
-    if volumes:
-        docker("volume", "rm", "-f", *volumes, check=False)
-    docker("rmi", image, check=False)  # the tag; and the rebuilt image, if the update test made one
+    try:  # removed even when the hub never came up: a failed start leaves neither containers nor the tag
+        started.command("classroom-up")
+        yield started
+    finally:
+        started.command("classroom-down", check=False)
+        volumes = docker("volume", "ls", "-q", "--filter", f"name={project}", check=False).stdout.split()
+        if volumes:
+            docker("volume", "rm", "-f", *volumes, check=False)
+        docker("rmi", image, check=False)  # the tag; and the rebuilt image, if the update test made one
 
 
 @pytest.fixture(scope="session")

@@ -95,6 +95,13 @@ def test_save_and_load_give_a_lab_without_building_or_pulling_anything(archive, 
         lab.command("down", check=False)
 
 
+def image_list() -> list[str]:
+    """Every tag on the engine with its image, sorted: `docker images` orders images made in the same second
+    as it pleases, so its own order differs between two calls with nothing loaded in between."""
+    listed = docker("images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").stdout
+    return sorted(listed.splitlines())
+
+
 def test_a_damaged_archive_is_refused_in_one_line_and_nothing_is_loaded(archive, tmp_path):
     path, name, _ = archive
     damaged = tmp_path / "lab.tar.gz"
@@ -102,13 +109,13 @@ def test_a_damaged_archive_is_refused_in_one_line_and_nothing_is_loaded(archive,
     with open(path, "rb") as whole, open(damaged, "wb") as half:  # as a copy interrupted halfway
         half.write(whole.read(path.stat().st_size // 2))
     docker("rmi", name, check=False)
-    images = docker("images", "-q", "--no-trunc").stdout.split()
+    images = image_list()
     refused = lab_command("load", env={"FILE": str(damaged)}, timeout=300)
     assert refused.returncode == 1
     line = error_line(refused)
     assert line.startswith(f"error: {damaged.name} is damaged or incomplete: its sha256 is ")
     assert line.endswith("copy it again (nothing was loaded)")
-    assert docker("images", "-q", "--no-trunc").stdout.split() == images
+    assert image_list() == images
     assert docker("image", "inspect", name, check=False).returncode != 0
 
 
