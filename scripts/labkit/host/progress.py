@@ -79,7 +79,7 @@ def every(lesson: str, exercises: list[str], status: str, note: str) -> dict:
 
 
 class RosterRun:
-    """One run of a teacher's command over a roster, never empty (Classroom.students refuses that): student ->
+    """One run of a teacher's command over a roster, never empty (ClassroomCommands.students refuses that): student ->
     their volume's name (None: no volume yet)."""
 
     def __init__(self, settings: Settings, project: str, roster: dict[str, str | None]):
